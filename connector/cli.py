@@ -1,0 +1,90 @@
+"""``audiohook-connector``: ``serve`` runs the server, ``simulate`` runs the AudioHook client."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Mapping
+
+import trio
+
+from .asr import EngineConfigError, EngineRegistry, load_engine
+from .config import ConfigError, Settings, load_environment
+from .logs import configure_logging
+
+__all__ = ["main"]
+
+log = logging.getLogger("connector")
+
+
+def build_server(settings: Settings, env: Mapping[str, str]):  # type: ignore[no-untyped-def]
+    """The server with the engines (and translator) the environment enables."""
+    from .server import ConnectorServer
+    from .wiring import build_extensions
+
+    engines = EngineRegistry([load_engine(name, env) for name in settings.engines], settings.default_engine)
+    extensions = build_extensions(settings, env)
+    return ConnectorServer(settings, engines, **extensions)
+
+
+async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
+    server = build_server(settings, env)
+    async with trio.open_nursery() as nursery:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+
+            async def watch_signals() -> None:
+                count = 0
+                async for signum in signals:
+                    count += 1
+                    if count == 1:
+                        log.info("signal received: draining", extra={"signal": signal.Signals(signum).name})
+                        server.request_stop()
+                    else:
+                        log.warning("second signal: stopping now")
+                        nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch_signals)
+            await server.serve()
+            nursery.cancel_scope.cancel()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    env = load_environment(args.env_file)
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.api_keys:
+        log.warning("CONNECTOR_ALLOW_ANONYMOUS is on: upgrades are not authenticated; do not expose this server")
+    try:
+        trio.run(_serve, settings, env)
+    except (EngineConfigError, ConfigError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="audiohook-connector", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the AudioHook server (configured from the environment)")
+    serve.add_argument("--env-file", default=".env", help="optional dotenv file (default: .env)")
+    sub.add_parser("simulate", help="stream a WAV to an AudioHook server (see 'simulate --help')", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "simulate":
+        from .simulator.cli import main as simulate_main
+
+        return simulate_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return _cmd_serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

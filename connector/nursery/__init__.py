@@ -1,0 +1,20 @@
+"""Session orchestration on trio: one nursery per AudioHook session."""
+
+from .sender import Sender, SenderStats
+from .session import Outcome, SessionLimits, SessionReport, WebSocket, run_session
+from .token_bucket import TokenBucket
+from .transcription import ChannelRun, Generation, TranscriptionStats
+
+__all__ = [
+    "ChannelRun",
+    "Generation",
+    "Outcome",
+    "Sender",
+    "SenderStats",
+    "SessionLimits",
+    "SessionReport",
+    "TokenBucket",
+    "TranscriptionStats",
+    "WebSocket",
+    "run_session",
+]

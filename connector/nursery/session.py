@@ -1,0 +1,285 @@
+"""One AudioHook session as one trio nursery.
+
+Children: the receiver (reads frames, feeds the sans-IO machine, applies its effects), the
+sender (the only writer), one task per recognizer generation (each with a task per channel,
+and the translator pipeline where the call asked for translation), and small watchdogs for
+the open, close and shutdown deadlines. Whatever ends the session -- ``closed``, the client
+vanishing, a send that cannot complete, a server shutdown, cancellation from outside -- the
+nursery exits with nothing left running, and the WebSocket is closed in shielded cleanup.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import trio
+
+from ..asr import EngineRegistry
+from ..protocol import (
+    Audio,
+    Backoff,
+    CallSettings,
+    Effect,
+    FlushTranscription,
+    Send,
+    SessionMachine,
+    StartTranscription,
+    State,
+    StopTranscription,
+)
+from .sender import Sender
+from .transcription import Generation, Pipeline, TranscriptionStats
+
+__all__ = ["Outcome", "SessionLimits", "SessionReport", "WebSocket", "run_session"]
+
+log = logging.getLogger(__name__)
+
+
+class WebSocket(Protocol):
+    """What the session needs of a connection (trio-websocket's ``WebSocketConnection``)."""
+
+    async def get_message(self) -> str | bytes: ...
+
+    async def send_message(self, message: str | bytes) -> None: ...
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class Outcome(enum.Enum):
+    COMPLETED = "completed"
+    PROBE = "probe"
+    DISCONNECTED = "disconnected"
+    UNAUTHORIZED = "unauthorized"
+    ERROR = "error"
+    VANISHED = "vanished"
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    event_rate: float = 5.0
+    event_burst: float = 25.0
+    event_batch_threshold: int = 10
+    max_queued_events: int = 500
+    send_partials: bool = True
+    max_buffered_audio: float = 30.0
+    engine_stop_timeout: float = 5.0
+    open_timeout: float = 10.0
+    close_timeout: float = 10.0
+    send_timeout: float = 10.0
+
+
+@dataclass
+class SessionReport:
+    outcome: Outcome = Outcome.ERROR
+    disconnect_reason: str | None = None
+    transcription: TranscriptionStats = field(default_factory=TranscriptionStats)
+    sender: Any = None
+    machine: SessionMachine | None = None
+
+
+class _ConnectionClosed(Exception):
+    pass
+
+
+@dataclass
+class _Session:
+    ws: WebSocket
+    machine: SessionMachine
+    engines: EngineRegistry
+    limiter: trio.CapacityLimiter
+    limits: SessionLimits
+    shutdown: trio.Event
+    pipeline_for: Callable[[CallSettings], Pipeline | None]
+    report: SessionReport
+
+    def __post_init__(self) -> None:
+        self.sender = Sender(
+            self.machine,
+            self.ws.send_message,
+            rate=self.limits.event_rate,
+            burst=self.limits.event_burst,
+            batch_threshold=self.limits.event_batch_threshold,
+            max_queued=self.limits.max_queued_events,
+            send_timeout=self.limits.send_timeout,
+        )
+        self.report.sender = self.sender.stats
+        self.report.machine = self.machine
+        self.current: Generation | None = None
+        self.live: set[Generation] = set()
+        self.client_closed = trio.Event()
+        self.open_received = trio.Event()
+        self.close_received = trio.Event()
+        self.closing_watch = False
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            nursery.start_soon(self._send_loop)
+            nursery.start_soon(self._receive_loop)
+            nursery.start_soon(self._open_watchdog)
+            nursery.start_soon(self._shutdown_watchdog)
+
+    # ---------------------------------------------------------------- tasks
+
+    async def _receive_loop(self) -> None:
+        from trio_websocket import ConnectionClosed
+
+        try:
+            while True:
+                message = await self.ws.get_message()
+                if isinstance(message, str):
+                    effects = self.machine.receive_text(message)
+                else:
+                    effects = self.machine.receive_binary(message)
+                self.apply(effects)
+        except ConnectionClosed:
+            self.client_closed.set()
+            if not self.sender.finished.is_set():
+                self.report.outcome = Outcome.VANISHED
+                log.info("client closed the connection before 'closed'")
+                self.nursery.cancel_scope.cancel()
+
+    async def _send_loop(self) -> None:
+        from trio_websocket import ConnectionClosed
+
+        try:
+            await self.sender.run()
+        except (ConnectionClosed, trio.TooSlowError, trio.BrokenResourceError) as exc:
+            log.warning("cannot send to the client; ending the session", extra={"error": type(exc).__name__})
+            self.report.outcome = Outcome.VANISHED
+            self.nursery.cancel_scope.cancel()
+            return
+        # ``closed`` is out: the client closes the socket; give it a bounded moment.
+        with trio.move_on_after(self.limits.close_timeout):
+            await self.client_closed.wait()
+        self.nursery.cancel_scope.cancel()
+
+    async def _open_watchdog(self) -> None:
+        with trio.move_on_after(self.limits.open_timeout):
+            await self.open_received.wait()
+            return
+        self.apply(self.machine.disconnect("error", "Timed out waiting for 'open'"))
+
+    async def _shutdown_watchdog(self) -> None:
+        await self.shutdown.wait()
+        log.info("server shutdown: asking the client to end the session")
+        self.apply(self.machine.disconnect("completed", "Server is shutting down"))
+
+    async def _expect_close(self) -> None:
+        """After ``disconnect`` the client must ``close``; if it does not, drop the connection."""
+        with trio.move_on_after(self.limits.close_timeout):
+            await self.close_received.wait()
+            return
+        log.warning("client did not close after 'disconnect'; dropping the connection")
+        self.nursery.cancel_scope.cancel()
+
+    async def _await_stop(self, generation: Generation, then_closed: bool) -> None:
+        with trio.move_on_after(self.limits.engine_stop_timeout):
+            await generation.done.wait()
+        if not generation.done.is_set():
+            log.warning("engine did not finish in time; cancelling it", extra={"engine": generation.engine.name})
+            generation.cancel_scope.cancel()
+            await generation.done.wait()
+        if then_closed:
+            for other in list(self.live):
+                await other.done.wait()
+            self.apply(self.machine.transcription_stopped())
+
+    async def _run_generation(self, generation: Generation) -> None:
+        try:
+            await generation.run()
+        finally:
+            self.live.discard(generation)
+
+    # -------------------------------------------------------------- effects
+
+    def apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self.sender.put(effect)
+            elif isinstance(effect, Audio):
+                if self.current is not None:
+                    self.current.feed(list(effect.channels), effect.stream_sample)
+            elif isinstance(effect, StartTranscription):
+                self._start(effect.settings)
+            elif isinstance(effect, FlushTranscription):
+                if self.current is not None:
+                    self.current.flush()
+            elif isinstance(effect, StopTranscription):
+                self._stop(effect.then_closed)
+            elif isinstance(effect, Backoff):
+                self.sender.backoff(effect.seconds)
+        if self.machine.state is not State.AWAITING_OPEN:
+            self.open_received.set()
+        if self.machine.state in (State.CLOSING, State.CLOSED):
+            self.close_received.set()
+        if self.machine.disconnect_sent and not self.closing_watch:
+            self.closing_watch = True
+            self.nursery.start_soon(self._expect_close)
+
+    def _start(self, settings: CallSettings) -> None:
+        generation = Generation(
+            settings=settings,
+            engine=self.engines.get(settings.engine),
+            limiter=self.limiter,
+            on_entity=self.sender.put_entity,
+            on_failure=lambda info: self.apply(self.machine.engine_failed(info)),
+            stats=self.report.transcription,
+            max_buffered_seconds=self.limits.max_buffered_audio,
+            pipeline=self.pipeline_for(settings),
+            partials=self.limits.send_partials,
+        )
+        self.current = generation
+        self.live.add(generation)
+        self.nursery.start_soon(self._run_generation, generation)
+
+    def _stop(self, then_closed: bool) -> None:
+        generation, self.current = self.current, None
+        if generation is None:
+            if then_closed:
+                self.apply(self.machine.transcription_stopped())
+            return
+        generation.stop()
+        self.nursery.start_soon(self._await_stop, generation, then_closed)
+
+
+def _final_outcome(machine: SessionMachine, report: SessionReport, reason: str | None) -> Outcome:
+    if report.outcome is Outcome.VANISHED:
+        return Outcome.VANISHED
+    if machine.is_probe:
+        return Outcome.PROBE
+    if reason == "unauthorized":
+        return Outcome.UNAUTHORIZED
+    if reason == "error":
+        return Outcome.ERROR
+    if reason is not None:
+        return Outcome.DISCONNECTED
+    return Outcome.COMPLETED if machine.state is State.CLOSED else Outcome.ERROR
+
+
+async def run_session(
+    ws: WebSocket,
+    machine: SessionMachine,
+    *,
+    engines: EngineRegistry,
+    limiter: trio.CapacityLimiter,
+    limits: SessionLimits,
+    shutdown: trio.Event,
+    pipeline_for: Callable[[CallSettings], Pipeline | None] = lambda settings: None,
+) -> SessionReport:
+    """Serve one session on an accepted WebSocket until it ends; always closes the socket."""
+    report = SessionReport()
+    session = _Session(ws, machine, engines, limiter, limits, shutdown, pipeline_for, report)
+    try:
+        await session.run()
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(2):
+            await ws.aclose()
+        reason = machine.disconnect_reason
+        report.disconnect_reason = reason
+        report.outcome = _final_outcome(machine, report, reason)
+    return report

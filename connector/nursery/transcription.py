@@ -1,0 +1,228 @@
+"""Recognizer tasks of one session: one per channel, grouped in generations.
+
+A *generation* is the set of recognizers started by one ``StartTranscription`` (the call's
+start, or a restart after ``update`` changed the language). Stopping a generation closes its
+recognizers' input; they emit their finals and return. A newer generation can already be
+running while an older one drains, so each run keeps its own timeline map and utterance ids.
+
+Audio into a recognizer is bounded by ``max_buffered_seconds``: when an engine falls that far
+behind, new audio for that channel is dropped (and counted) instead of growing memory; the
+timeline map records the gap, so later offsets stay exact.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import trio
+
+from ..asr import AudioChunk, EngineError, EngineFactory, Flush, Hypothesis, RecognizerInput, RecognizerSpec
+from ..audio.timeline import TimelineMap
+from ..protocol import CallSettings, transcript_entity
+
+__all__ = ["ChannelRun", "Generation", "TranscriptionStats"]
+
+log = logging.getLogger(__name__)
+
+EntitySink = Callable[[dict[str, Any]], None]
+Pipeline = Callable[
+    [trio.MemoryReceiveChannel[Hypothesis], trio.MemorySendChannel[Hypothesis]], Awaitable[None]
+]
+
+
+@dataclass
+class TranscriptionStats:
+    finals: int = 0
+    partials: int = 0
+    audio_dropped_seconds: float = 0.0
+    engine_errors: int = 0
+    final_latency_sum: float = 0.0
+
+
+@dataclass
+class ChannelRun:
+    """One recognizer for one channel in one generation."""
+
+    channel: int
+    language: str
+    max_buffered_samples: int
+    stats: TranscriptionStats
+    timeline: TimelineMap = field(default_factory=TimelineMap)
+    buffered_samples: int = 0
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.send, self.receive = trio.open_memory_channel[RecognizerInput](math.inf)
+        self._utterance_ids: dict[int, str] = {}
+        self._drop_logged = False
+
+    def feed(self, pcm: npt.NDArray[np.int16], stream_sample: int) -> None:
+        if self.closed:
+            return
+        if self.buffered_samples + len(pcm) > self.max_buffered_samples:
+            self.stats.audio_dropped_seconds += len(pcm) / 8000
+            if not self._drop_logged:
+                self._drop_logged = True
+                log.warning("engine is behind real time: dropping audio", extra={"channel": self.channel})
+            return
+        self.buffered_samples += len(pcm)
+        self.timeline.feed(stream_sample, len(pcm))
+        self.send.send_nowait(AudioChunk(pcm))
+
+    def flush(self) -> None:
+        if not self.closed:
+            self.send.send_nowait(Flush())
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.send.close()
+
+    def consumed(self, item: RecognizerInput) -> None:
+        if isinstance(item, AudioChunk):
+            self.buffered_samples -= len(item.pcm)
+
+    def entity(self, hypothesis: Hypothesis) -> dict[str, Any]:
+        utterance_id = self._utterance_ids.get(hypothesis.utterance)
+        if utterance_id is None:
+            utterance_id = self._utterance_ids[hypothesis.utterance] = str(uuid.uuid4())
+        if hypothesis.is_final:
+            del self._utterance_ids[hypothesis.utterance]
+            self.stats.finals += 1
+        else:
+            self.stats.partials += 1
+        return transcript_entity(
+            hypothesis,
+            utterance_id=utterance_id,
+            channel_id=self.channel,
+            to_stream=self.timeline.to_stream,
+            language=hypothesis.language or self.language,
+        )
+
+
+class _CountingReceiver:
+    """Wraps the recognizer's input so consumed audio leaves the buffer count."""
+
+    def __init__(self, run: ChannelRun) -> None:
+        self._run = run
+
+    def __aiter__(self) -> _CountingReceiver:
+        return self
+
+    async def __anext__(self) -> RecognizerInput:
+        try:
+            item = await self._run.receive.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+        self._run.consumed(item)
+        return item
+
+
+@dataclass(eq=False)
+class Generation:
+    """The recognizers of one start; run as one task with its own cancel scope."""
+
+    settings: CallSettings
+    engine: EngineFactory
+    limiter: trio.CapacityLimiter
+    on_entity: EntitySink
+    on_failure: Callable[[str], None]
+    stats: TranscriptionStats
+    max_buffered_seconds: float = 30.0
+    pipeline: Pipeline | None = None
+    partials: bool = True
+    runs: list[ChannelRun] = field(default_factory=list)
+    cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    done: trio.Event = field(default_factory=trio.Event)
+
+    def __post_init__(self) -> None:
+        self.runs = [
+            ChannelRun(
+                channel=index,
+                language=self.settings.language,
+                max_buffered_samples=int(self.max_buffered_seconds * 8000),
+                stats=self.stats,
+            )
+            for index in range(len(self.settings.channels))
+        ]
+
+    def feed(self, channels: list[npt.NDArray[np.int16]] | tuple[Any, ...], stream_sample: int) -> None:
+        for run, pcm in zip(self.runs, channels, strict=False):
+            run.feed(pcm, stream_sample)
+
+    def flush(self) -> None:
+        for run in self.runs:
+            run.flush()
+
+    def stop(self) -> None:
+        for run in self.runs:
+            run.close()
+
+    async def run(self) -> None:
+        try:
+            with self.cancel_scope:
+                async with trio.open_nursery() as nursery:
+                    for run in self.runs:
+                        nursery.start_soon(self._run_channel, run)
+        finally:
+            for run in self.runs:
+                run.close()
+            self.done.set()
+
+    async def _run_channel(self, run: ChannelRun) -> None:
+        options: Mapping[str, Any] = self.settings.options
+        spec = RecognizerSpec(channel=run.channel, language=run.language, options=options)
+        results_send, results_receive = trio.open_memory_channel[Hypothesis](math.inf)
+        input_send, input_receive = trio.open_memory_channel[RecognizerInput](0)
+
+        async def pump_input() -> None:
+            async with input_send:
+                async for item in _CountingReceiver(run):
+                    try:
+                        await input_send.send(item)
+                    except trio.BrokenResourceError:
+                        return  # the recognizer stopped reading (it failed)
+
+        async def recognize() -> None:
+            async with results_send:
+                try:
+                    recognizer = self.engine.create(spec, self.limiter)
+                    await recognizer.run(input_receive, results_send)
+                except Exception as exc:
+                    self.stats.engine_errors += 1
+                    info = str(exc) if isinstance(exc, EngineError) else "transcription engine failed"
+                    log.exception("recognizer failed", extra={"channel": run.channel, "engine": self.engine.name})
+                    run.close()
+                    self.on_failure(info)
+                finally:
+                    input_receive.close()
+
+        async def deliver(receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
+            async with receive:
+                async for hypothesis in receive:
+                    if hypothesis.is_final or self.partials:
+                        self.on_entity(run.entity(hypothesis))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pump_input)
+            nursery.start_soon(recognize)
+            if self.pipeline is None:
+                nursery.start_soon(deliver, results_receive)
+            else:
+                translated_send, translated_receive = trio.open_memory_channel[Hypothesis](math.inf)
+                nursery.start_soon(self._translate, results_receive, translated_send)
+                nursery.start_soon(deliver, translated_receive)
+
+    async def _translate(
+        self, inbox: trio.MemoryReceiveChannel[Hypothesis], outbox: trio.MemorySendChannel[Hypothesis]
+    ) -> None:
+        assert self.pipeline is not None
+        async with inbox, outbox:
+            await self.pipeline(inbox, outbox)

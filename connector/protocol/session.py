@@ -1,0 +1,465 @@
+"""The AudioHook session state machine, sans-IO.
+
+:class:`SessionMachine` takes what the client sent (text or binary frames, already received)
+and what the engines produced, and returns *effects*: messages to send and commands for the
+runtime (start, flush, restart or stop transcription; back off after a 429). It holds no
+socket, no clock and no task, so every protocol rule is unit-tested directly and the trio
+layer (:mod:`connector.nursery`) stays thin.
+
+``seq`` is stamped by :meth:`SessionMachine.stamp` at the moment a message is actually sent,
+because the sender may reorder (control messages overtake queued events) and the client
+requires ``seq`` to grow by exactly one on the wire.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..audio.codecs import decode, deinterleave
+from ..audio.timeline import StreamClock
+from .durations import parse_duration
+from .media import MediaFormat, select_media
+from .messages import (
+    LANGUAGE_CODE,
+    ClientMessage,
+    ProtocolViolation,
+    ServerMessage,
+    encode_server_message,
+    parse_client_message,
+)
+
+__all__ = [
+    "Audio",
+    "Backoff",
+    "CallSettings",
+    "Effect",
+    "FlushTranscription",
+    "Lane",
+    "Send",
+    "SessionMachine",
+    "SessionPolicy",
+    "StartTranscription",
+    "State",
+    "StopTranscription",
+]
+
+log = logging.getLogger(__name__)
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+class State(enum.Enum):
+    AWAITING_OPEN = "awaiting-open"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Lane(enum.Enum):
+    """How the sender treats a message."""
+
+    CONTROL = "control"
+    """Goes before queued events and is not delayed by the token bucket (opened, pong, ...)."""
+    EVENT = "event"
+    """Transcript events: in order, paced by the token bucket and 429 back-off."""
+    LAST = "last"
+    """``closed``: after every queued event, not paced."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    message: ServerMessage
+    lane: Lane = Lane.CONTROL
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    """What a call asked for, after validation: engine, language and per-call options."""
+
+    engine: str | None
+    language: str
+    options: Mapping[str, Any]
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StartTranscription:
+    settings: CallSettings
+
+
+@dataclass(frozen=True, slots=True)
+class FlushTranscription:
+    """Make what was heard so far final, keep the recognizers (``paused``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopTranscription:
+    """End the recognizers' input; their finals follow. ``then_closed``: send ``closed`` after."""
+
+    then_closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """Decoded audio: one int16 array per negotiated channel, starting at ``stream_sample``."""
+
+    channels: Sequence[npt.NDArray[np.int16]]
+    stream_sample: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The client sent 429: pause events (not control messages) for ``seconds``."""
+
+    seconds: float
+
+
+Effect = Send | StartTranscription | FlushTranscription | StopTranscription | Audio | Backoff
+
+
+class SessionPolicy(Protocol):
+    """What the server offers; pure functions, so the machine stays free of I/O."""
+
+    def supported_languages(self, engine: str | None) -> Sequence[str]: ...
+
+    def language_supported(self, engine: str | None, language: str) -> bool: ...
+
+    def check_call(self, engine: str | None, language: str, options: Mapping[str, Any]) -> str | None:
+        """``None`` if the call can be served, else an ``info`` saying what to fix."""
+        ...
+
+
+@dataclass
+class SessionCounters:
+    audio_frames: int = 0
+    audio_seconds: float = 0.0
+    discarded_seconds: float = 0.0
+    ignored_audio_frames: int = 0
+    unknown_messages: int = 0
+    client_errors: int = 0
+
+
+@dataclass
+class SessionMachine:
+    """One AudioHook session, from ``open`` to ``closed``."""
+
+    session_id: str
+    organization_id: str | None
+    policy: SessionPolicy
+    auth_failure: str | None = None
+    """Set when authentication failed and the server uses the in-session strategy."""
+    default_language: str | None = None
+    """Used when ``open`` carries no language (server default from the environment)."""
+
+    state: State = State.AWAITING_OPEN
+    media: MediaFormat | None = None
+    settings: CallSettings | None = None
+    is_probe: bool = False
+    conversation_id: str | None = None
+    disconnect_sent: bool = False
+    disconnect_reason: str | None = None
+    transcribing: bool = False
+    paused_for_language: bool = False
+    clock: StreamClock = field(default_factory=StreamClock)
+    counters: SessionCounters = field(default_factory=SessionCounters)
+    last_client_seq: int = 0
+    server_seq: int = 0
+
+    # ----------------------------------------------------------------- sending
+
+    def stamp(self, message: ServerMessage) -> str:
+        """Assign the next ``seq`` and serialise; call exactly when the message goes out."""
+        self.server_seq += 1
+        return encode_server_message(
+            message, session_id=self.session_id, seq=self.server_seq, clientseq=self.last_client_seq
+        )
+
+    @property
+    def can_send_events(self) -> bool:
+        return self.state in (State.ACTIVE, State.PAUSED, State.CLOSING)
+
+    def event(self, entities: list[dict[str, Any]]) -> list[Effect]:
+        """An ``event`` carrying ``entities``, if the session may still send events."""
+        if not entities or not self.can_send_events:
+            return []
+        return [Send(ServerMessage("event", {"entities": entities}), Lane.EVENT)]
+
+    def disconnect(self, reason: str, info: str) -> list[Effect]:
+        """Ask the client to end the session (once); transcription stops, finals still flow."""
+        if self.disconnect_sent or self.state is State.CLOSED:
+            return []
+        self.disconnect_sent = True
+        self.disconnect_reason = reason
+        effects: list[Effect] = []
+        if self.transcribing:
+            self.transcribing = False
+            effects.append(StopTranscription(then_closed=False))
+        effects.append(Send(ServerMessage("disconnect", {"reason": reason, "info": info})))
+        return effects
+
+    def transcription_stopped(self) -> list[Effect]:
+        """The runtime reports that recognizers finished after a :class:`StopTranscription`."""
+        if self.state is State.CLOSING:
+            return self._closed()
+        return []
+
+    def engine_failed(self, info: str) -> list[Effect]:
+        return self.disconnect("error", info)
+
+    # --------------------------------------------------------------- receiving
+
+    def receive_text(self, text: str) -> list[Effect]:
+        if self.state is State.CLOSED:
+            return []
+        try:
+            message = parse_client_message(text)
+            self._check_envelope(message)
+        except ProtocolViolation as violation:
+            return self._violation(violation.info)
+        self.last_client_seq = message.seq
+        if message.type != "open" and self.state is not State.AWAITING_OPEN:
+            self.clock.resync(message.position)
+        handler = _HANDLERS.get(message.type)
+        if handler is None:
+            self.counters.unknown_messages += 1
+            log.info("ignoring unknown message type", extra={"message_type": message.type[:40]})
+            return []
+        return handler(self, message)
+
+    def receive_binary(self, data: bytes) -> list[Effect]:
+        if self.state is State.CLOSED or self.disconnect_sent:
+            return []
+        if self.state is State.PAUSED:
+            # In flight before the client paused, or a client that ignores its own pause.
+            self.counters.ignored_audio_frames += 1
+            return []
+        if self.state is not State.ACTIVE or self.media is None:
+            return self._violation(f"Received audio in state {self.state.value}")
+        if len(data) % self.media.bytes_per_frame:
+            return self._violation(
+                f"Audio frame length {len(data)} is not a multiple of {self.media.bytes_per_frame}"
+            )
+        channels = deinterleave(decode(data, self.media.format), len(self.media.channels))
+        samples = len(channels[0])
+        start = self.clock.samples
+        self.clock.advance(samples)
+        self.counters.audio_frames += 1
+        self.counters.audio_seconds += samples / 8000
+        if not self.transcribing or samples == 0:
+            return []
+        return [Audio(channels=channels, stream_sample=start)]
+
+    # ---------------------------------------------------------------- checks
+
+    def _check_envelope(self, message: ClientMessage) -> None:
+        if message.id.lower() != self.session_id.lower():
+            raise ProtocolViolation("Session identifier mismatch")
+        if message.seq != self.last_client_seq + 1:
+            raise ProtocolViolation(
+                f"Invalid seq value {message.seq} (expected {self.last_client_seq + 1})"
+            )
+        if message.serverseq > self.server_seq:
+            raise ProtocolViolation(
+                f"Invalid serverseq {message.serverseq} (server has sent {self.server_seq})"
+            )
+        if self.state is State.AWAITING_OPEN and message.type not in ("open", "close"):
+            raise ProtocolViolation(f"Expected 'open', received '{message.type[:40]}'")
+
+    def _violation(self, info: str) -> list[Effect]:
+        log.warning("protocol violation", extra={"info": info})
+        if self.state is State.CLOSING:
+            return []
+        return self.disconnect("error", info)
+
+    # ------------------------------------------------------------- handlers
+
+    def _on_open(self, message: ClientMessage) -> list[Effect]:
+        if self.state is not State.AWAITING_OPEN:
+            return self._violation("Unexpected 'open' (session already open)")
+        params = message.parameters
+        self.conversation_id = str(params["conversationId"])
+        participant = params.get("participant") or {}
+        self.is_probe = self.conversation_id == NIL_UUID and participant.get("id") in (NIL_UUID, None)
+        self.clock.resync(message.position, tolerance=0.0)
+
+        if self.auth_failure is not None:
+            return self._refuse_open("unauthorized", self.auth_failure)
+        if (
+            self.organization_id is not None
+            and str(params["organizationId"]).lower() != self.organization_id.lower()
+        ):
+            return self._refuse_open(
+                "unauthorized", "Organization id does not match the Audiohook-Organization-Id header"
+            )
+
+        custom = params.get("customConfig") or {}
+        engine = custom.get("transcriptionVendor")
+        if engine is not None and not isinstance(engine, str):
+            return self._refuse_open("error", "customConfig.transcriptionVendor must be a string")
+        language = params.get("language") or self.default_language
+        self.media = select_media(params["media"])
+        opened: dict[str, Any] = {"media": [dict(self.media.offer)] if self.media else []}
+        if params.get("supportedLanguages") is True:
+            opened["supportedLanguages"] = list(self.policy.supported_languages(engine))
+
+        if self.is_probe:
+            self.state = State.ACTIVE
+            opened["startPaused"] = False
+            return [Send(ServerMessage("opened", opened))]
+
+        language_ok = (
+            isinstance(language, str)
+            and bool(LANGUAGE_CODE.match(language))
+            and self.policy.language_supported(engine, language)
+        )
+        if self.media is not None:
+            problem = self.policy.check_call(engine, language if isinstance(language, str) else "", custom)
+            if problem is not None:
+                return self._refuse_open("error", problem)
+            self.settings = CallSettings(
+                engine=engine,
+                language=language if isinstance(language, str) else "",
+                options=custom,
+                channels=self.media.channels,
+            )
+        start_paused = self.media is not None and not language_ok
+        opened["startPaused"] = start_paused
+        effects: list[Effect] = [Send(ServerMessage("opened", opened))]
+        if start_paused:
+            self.state = State.PAUSED
+            self.paused_for_language = True
+        else:
+            self.state = State.ACTIVE
+            if self.settings is not None:
+                self.transcribing = True
+                effects.append(StartTranscription(self.settings))
+        return effects
+
+    def _refuse_open(self, reason: str, info: str) -> list[Effect]:
+        """Refuse the call with ``disconnect`` instead of ``opened``, as the reference server does.
+
+        The client answers with ``close`` (accepted in any state) and we reply ``closed``.
+        """
+        self.state = State.ACTIVE
+        self.media = None
+        return self.disconnect(reason, info)
+
+    def _on_ping(self, message: ClientMessage) -> list[Effect]:
+        return [Send(ServerMessage("pong", {}, clientseq=message.seq))]
+
+    def _on_update(self, message: ClientMessage) -> list[Effect]:
+        language = message.parameters.get("language")
+        effects: list[Effect] = []
+        if self.settings is None or not isinstance(language, str) or self.state is State.CLOSING:
+            return [Send(ServerMessage("updated", {}))]
+        if language == self.settings.language and not self.paused_for_language:
+            if self.transcribing:
+                effects.append(FlushTranscription())
+            return [*effects, Send(ServerMessage("updated", {}))]
+        supported = bool(LANGUAGE_CODE.match(language)) and self.policy.language_supported(
+            self.settings.engine, language
+        )
+        if self.transcribing:
+            self.transcribing = False
+            effects.append(StopTranscription(then_closed=False))
+        if not supported:
+            effects.append(Send(ServerMessage("updated", {})))
+            if self.state is State.ACTIVE:
+                self.paused_for_language = True
+                effects.append(Send(ServerMessage("pause", {})))
+            return effects
+        problem = self.policy.check_call(self.settings.engine, language, self.settings.options)
+        if problem is not None:
+            return [*effects, Send(ServerMessage("updated", {})), *self.disconnect("error", problem)]
+        self.settings = CallSettings(
+            engine=self.settings.engine,
+            language=language,
+            options=self.settings.options,
+            channels=self.settings.channels,
+        )
+        effects.append(Send(ServerMessage("updated", {})))
+        if self.paused_for_language:
+            self.paused_for_language = False
+            effects.append(Send(ServerMessage("resume", {})))
+            # Transcription starts when the client confirms with ``resumed``.
+            return effects
+        if self.state is State.ACTIVE:
+            self.transcribing = True
+            effects.append(StartTranscription(self.settings))
+        return effects
+
+    def _on_paused(self, message: ClientMessage) -> list[Effect]:
+        if self.state is not State.ACTIVE:
+            return []  # duplicate ``paused`` (the reference client sends two) or irrelevant
+        self.state = State.PAUSED
+        return [FlushTranscription()] if self.transcribing else []
+
+    def _on_resumed(self, message: ClientMessage) -> list[Effect]:
+        start = parse_duration(message.parameters["start"])
+        discarded = parse_duration(message.parameters["discarded"])
+        self._gap(start, discarded)
+        if self.state is not State.PAUSED:
+            return []
+        if self.paused_for_language:
+            # The client resumed on its own while we wait for a language: ask again.
+            return [Send(ServerMessage("pause", {}))]
+        self.state = State.ACTIVE
+        if not self.transcribing and self.settings is not None and not self.disconnect_sent:
+            self.transcribing = True
+            return [StartTranscription(self.settings)]
+        return []
+
+    def _on_discarded(self, message: ClientMessage) -> list[Effect]:
+        start = parse_duration(message.parameters["start"])
+        discarded = parse_duration(message.parameters["discarded"])
+        self._gap(start, discarded)
+        return []
+
+    def _gap(self, start: float, discarded: float) -> None:
+        if discarded > 0:
+            self.counters.discarded_seconds += discarded
+            self.clock.discard(start, discarded)
+
+    def _on_error(self, message: ClientMessage) -> list[Effect]:
+        self.counters.client_errors += 1
+        code = message.parameters["code"]
+        log.warning("client reported an error", extra={"code": code})
+        if code == 429:
+            retry = message.parameters.get("retryAfter")
+            seconds = parse_duration(retry) if retry is not None else 1.0
+            return [Backoff(seconds)]
+        return []
+
+    def _on_close(self, message: ClientMessage) -> list[Effect]:
+        if self.state is State.CLOSING:
+            return []
+        self.state = State.CLOSING
+        if self.transcribing:
+            self.transcribing = False
+            return [StopTranscription(then_closed=True)]
+        return self._closed()
+
+    def _closed(self) -> list[Effect]:
+        self.state = State.CLOSED
+        return [Send(ServerMessage("closed", {}), Lane.LAST)]
+
+
+
+_HANDLERS: dict[str, Callable[[SessionMachine, ClientMessage], list[Effect]]] = {
+    "open": SessionMachine._on_open,
+    "ping": SessionMachine._on_ping,
+    "update": SessionMachine._on_update,
+    "paused": SessionMachine._on_paused,
+    "resumed": SessionMachine._on_resumed,
+    "discarded": SessionMachine._on_discarded,
+    "error": SessionMachine._on_error,
+    "close": SessionMachine._on_close,
+}

@@ -1,0 +1,219 @@
+"""A raw AudioHook client for protocol tests: exact frames, no smarts.
+
+The simulator is the well-behaved client; this one sends whatever a test says (wrong seq,
+oversized text, odd frame lengths) and hands back every server message, checking only the
+invariants every server message must keep (version, id, seq + 1, clientseq, parameters).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from connector.audio.codecs import encode_ulaw
+from connector.protocol import format_duration
+from connector.security import sign_request
+
+ORG = "d7934305-0972-4844-938e-9060eef73d05"
+NIL = "00000000-0000-0000-0000-000000000000"
+
+STEREO = {"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": 8000}
+INVERTED = {"type": "audio", "format": "PCMU", "channels": ["internal", "external"], "rate": 8000}
+MONO_EXT = {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}
+MONO_INT = {"type": "audio", "format": "PCMU", "channels": ["internal"], "rate": 8000}
+
+
+def tone(seconds: float, freq: float = 440.0, amplitude: int = 8000, rate: int = 8000) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * math.pi * freq * t)).astype(np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(seconds * 8000), dtype=np.int16)
+
+
+def interleave(*channels: np.ndarray) -> bytes:
+    length = max(len(c) for c in channels)
+    padded = [np.pad(c, (0, length - len(c))) for c in channels]
+    return encode_ulaw(np.stack(padded, axis=1).reshape(-1))
+
+
+@dataclass
+class RawClient:
+    ws: WebSocketConnection
+    session_id: str
+    seq: int = 0
+    server_seq: int = 0
+    samples: int = 0
+    discarded: float = 0.0
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def position(self) -> float:
+        return self.samples / 8000 + self.discarded
+
+    async def send(self, msg_type: str, parameters: dict[str, Any] | None = None, **overrides: Any) -> int:
+        self.seq += 1
+        message = {
+            "version": "2",
+            "type": msg_type,
+            "id": self.session_id,
+            "seq": self.seq,
+            "serverseq": self.server_seq,
+            "position": format_duration(self.position),
+            "parameters": parameters if parameters is not None else {},
+        }
+        message.update(overrides)
+        await self.ws.send_message(json.dumps(message))
+        return self.seq
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self.ws.send_message(data)
+
+    async def open(
+        self,
+        *,
+        media: list[dict[str, Any]] | None = None,
+        language: str | None = "en-US",
+        custom: dict[str, Any] | None = None,
+        probe: bool = False,
+        supported_languages: bool = False,
+        organization_id: str = ORG,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "organizationId": organization_id,
+            "conversationId": NIL if probe else str(uuid.uuid4()),
+            "participant": {
+                "id": NIL if probe else str(uuid.uuid4()),
+                "ani": "" if probe else "+15555551234",
+                "aniName": "" if probe else "Test Caller",
+                "dnis": "" if probe else "+18005556789",
+            },
+            "media": media if media is not None else [STEREO, MONO_EXT, MONO_INT],
+        }
+        if language is not None:
+            params["language"] = language
+        if supported_languages:
+            params["supportedLanguages"] = True
+        if custom is not None:
+            params["customConfig"] = custom
+        await self.send("open", params)
+        return await self.expect("opened", "disconnect")
+
+    async def audio(self, *channels: np.ndarray, frame_ms: int = 100) -> None:
+        """Stream the channels (as fast as the socket takes them) in ``frame_ms`` frames."""
+        step = 8 * frame_ms
+        length = max(len(c) for c in channels)
+        for start in range(0, length, step):
+            parts = [c[start : start + step] for c in channels]
+            await self.ws.send_message(interleave(*parts))
+            self.samples += max(len(p) for p in parts)
+
+    async def next(self, timeout: float = 10) -> dict[str, Any]:
+        with trio.fail_after(timeout):
+            raw = await self.ws.get_message()
+        assert isinstance(raw, str), "server sent a binary frame"
+        assert len(raw) <= 65535
+        message = json.loads(raw)
+        assert message["version"] == "2"
+        assert message["id"] == self.session_id
+        assert message["seq"] == self.server_seq + 1, f"seq gap: {message['seq']} after {self.server_seq}"
+        assert isinstance(message["clientseq"], int)
+        assert isinstance(message["parameters"], dict)
+        self.server_seq = message["seq"]
+        self.received.append(message)
+        return message
+
+    async def expect(self, *types: str, timeout: float = 10) -> dict[str, Any]:
+        """The next message that is one of ``types``, skipping events in between."""
+        while True:
+            message = await self.next(timeout)
+            if message["type"] in types:
+                return message
+            assert message["type"] == "event", f"unexpected {message['type']}: {message}"
+
+    async def close(self, reason: str = "end", timeout: float = 10) -> list[dict[str, Any]]:
+        """Send ``close``; return every event up to ``closed``, then close the socket."""
+        start = len(self.received)
+        await self.send("close", {"reason": reason})
+        await self.expect("closed", timeout=timeout)
+        await self.ws.aclose()
+        return [m for m in self.received[start:] if m["type"] == "event"]
+
+    async def closed_by_server(self, timeout: float = 15) -> None:
+        """Wait until the server closes the connection."""
+        with trio.fail_after(timeout):
+            try:
+                while True:
+                    await self.ws.get_message()
+            except ConnectionClosed:
+                return
+
+    def transcripts(self, final: bool | None = None) -> list[dict[str, Any]]:
+        out = []
+        for message in self.received:
+            if message["type"] != "event":
+                continue
+            for entity in message["parameters"]["entities"]:
+                if entity["type"] == "transcript" and (final is None or entity["data"]["isFinal"] == final):
+                    out.append(entity["data"])
+        return out
+
+
+def headers(
+    url_host: str,
+    path: str,
+    *,
+    session_id: str,
+    api_key: str | None = "test-key",
+    secret: str | None = None,
+    organization_id: str = ORG,
+    correlation_id: str | None = None,
+    **sign_overrides: Any,
+) -> list[tuple[str, str]]:
+    correlation_id = correlation_id or str(uuid.uuid4())
+    out = [
+        ("Audiohook-Organization-Id", organization_id),
+        ("Audiohook-Session-Id", session_id),
+        ("Audiohook-Correlation-Id", correlation_id),
+    ]
+    if api_key is not None:
+        out.append(("X-API-KEY", api_key))
+    if secret is not None and api_key is not None:
+        signed = sign_request(
+            api_key=api_key,
+            client_secret_b64=secret,
+            host=url_host,
+            target=path,
+            organization_id=organization_id,
+            session_id=session_id,
+            correlation_id=correlation_id,
+            **sign_overrides,
+        )
+        out += list(signed.items())
+    return out
+
+
+@asynccontextmanager
+async def connect(
+    port: int,
+    path: str = "/audiohook",
+    *,
+    session_id: str | None = None,
+    extra_headers: list[tuple[str, str]] | None = None,
+    **header_options: Any,
+) -> AsyncIterator[RawClient]:
+    session_id = session_id or str(uuid.uuid4())
+    host = f"127.0.0.1:{port}"
+    hdrs = extra_headers if extra_headers is not None else headers(host, path, session_id=session_id, **header_options)
+    async with open_websocket_url(f"ws://{host}{path}", extra_headers=hdrs, connect_timeout=10) as ws:
+        yield RawClient(ws, session_id)

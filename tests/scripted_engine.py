@@ -1,0 +1,168 @@
+"""A small deterministic engine for protocol tests (it lives in tests/, not in the product).
+
+It "recognises" energy: every stretch of non-silent audio is an utterance whose text is
+``"segment <n>"``, with one word per 0.25 s at the true times of the sound. That makes
+offsets checkable to the sample, which real speech engines cannot promise. Knobs let tests
+inject faults: raise after some audio, hang on close, or do its work in worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import trio
+
+from connector.asr import (
+    AudioChunk,
+    EngineConfigError,
+    EngineError,
+    Flush,
+    Hypothesis,
+    RecognizerInput,
+    RecognizerSpec,
+    Word,
+)
+
+RATE = 8000
+
+
+@dataclass
+class ScriptedOptions:
+    threshold: int = 500
+    end_silence: float = 0.3
+    partial_after: float = 0.5
+    fail_after_seconds: float | None = None
+    hang_on_close: bool = False
+    hang_in_thread: bool = False
+    use_threads: bool = False
+
+
+@dataclass
+class ScriptedEngine:
+    name: str = "scripted"
+    languages: Sequence[str] = ("en-US", "es-ES", "fr-FR")
+    options: ScriptedOptions = field(default_factory=ScriptedOptions)
+    started: bool = False
+    created: list[RecognizerSpec] = field(default_factory=list)
+    thread_release: threading.Event = field(default_factory=threading.Event)
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def aclose(self) -> None:
+        self.thread_release.set()
+
+    def supported_languages(self) -> Sequence[str]:
+        return list(self.languages)
+
+    def supports_language(self, language: str) -> bool:
+        return language.lower() in {code.lower() for code in self.languages}
+
+    def check(self, language: str, options: Mapping[str, Any]) -> None:
+        if options.get("scriptedModel", "default") != "default":
+            raise EngineConfigError("customConfig.scriptedModel must be 'default'")
+
+    def create(self, spec: RecognizerSpec, limiter: trio.CapacityLimiter) -> ScriptedRecognizer:
+        self.created.append(spec)
+        return ScriptedRecognizer(self, spec, limiter)
+
+
+class ScriptedRecognizer:
+    def __init__(self, engine: ScriptedEngine, spec: RecognizerSpec, limiter: trio.CapacityLimiter) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.limiter = limiter
+        self.opts = engine.options
+        self.fed = 0
+        self.utterance = 0
+        self.speech_start: int | None = None
+        self.last_loud = 0
+        self.partial_sent = False
+
+    async def _energy(self, pcm: np.ndarray) -> np.ndarray:
+        def compute() -> np.ndarray:
+            blocks = pcm[: len(pcm) // 80 * 80].astype(np.float64).reshape(-1, 80)
+            return np.sqrt((blocks**2).mean(axis=1)) if len(blocks) else np.zeros(0)
+
+        if self.opts.use_threads:
+            return await trio.to_thread.run_sync(compute, limiter=self.limiter)
+        return compute()
+
+    def _hypothesis(self, end: int, final: bool) -> Hypothesis:
+        assert self.speech_start is not None
+        start_s = self.speech_start / RATE
+        end_s = max(end, self.speech_start + 1) / RATE
+        words = []
+        t = start_s
+        while t < end_s - 1e-9:
+            d = min(0.25, end_s - t)
+            words.append(Word(value=f"w{len(words) + 1}", start=t, duration=d, confidence=0.9))
+            t += 0.25
+        return Hypothesis(
+            utterance=self.utterance,
+            text=f"segment {self.utterance}",
+            is_final=final,
+            start=start_s,
+            duration=end_s - start_s,
+            confidence=0.9,
+            words=words,
+            language=self.spec.language,
+        )
+
+    async def _finalise(self, results: trio.MemorySendChannel[Hypothesis]) -> None:
+        if self.speech_start is not None:
+            await results.send(self._hypothesis(self.last_loud, final=True))
+            self.utterance += 1
+            self.speech_start = None
+            self.partial_sent = False
+
+    async def run(
+        self,
+        audio: trio.MemoryReceiveChannel[RecognizerInput],
+        results: trio.MemorySendChannel[Hypothesis],
+    ) -> None:
+        async for item in audio:
+            if isinstance(item, Flush):
+                await self._finalise(results)
+                continue
+            assert isinstance(item, AudioChunk)
+            energy = await self._energy(item.pcm)
+            for i, level in enumerate(energy):
+                pos = self.fed + i * 80
+                if level >= self.opts.threshold:
+                    if self.speech_start is None:
+                        self.speech_start = pos
+                    self.last_loud = pos + 80
+                elif self.speech_start is not None and pos - self.last_loud >= self.opts.end_silence * RATE:
+                    await self._finalise(results)
+            self.fed += len(item.pcm)
+            if (
+                self.speech_start is not None
+                and not self.partial_sent
+                and self.last_loud - self.speech_start >= self.opts.partial_after * RATE
+            ):
+                self.partial_sent = True
+                await results.send(self._hypothesis(self.last_loud, final=False))
+            if self.opts.fail_after_seconds is not None and self.fed >= self.opts.fail_after_seconds * RATE:
+                raise EngineError("scripted engine failure")
+        await self._finalise(results)
+        if self.opts.hang_on_close:
+            await trio.sleep_forever()
+        if self.opts.hang_in_thread:
+            # A blocking call that only returns when released: the session must cancel us and
+            # the engine's cancel hook must release the thread.
+            release = self.engine.thread_release
+
+            def block() -> None:
+                release.wait(timeout=30)
+
+            with trio.CancelScope() as scope:
+                scope.shield = False
+                try:
+                    await trio.to_thread.run_sync(block, limiter=self.limiter, abandon_on_cancel=False)
+                finally:
+                    release.set()

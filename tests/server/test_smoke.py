@@ -1,0 +1,25 @@
+"""The basic path through the real server: open, audio, transcripts, close."""
+
+from __future__ import annotations
+
+from tests.conftest import TEST_SECRET, RunningServer, assert_nothing_left
+from tests.rawclient import STEREO, connect, silence, tone
+
+
+async def test_open_audio_close_transcribes_both_channels(running: RunningServer) -> None:
+    async with connect(running.port, secret=TEST_SECRET) as client:
+        opened = await client.open()
+        assert opened["type"] == "opened"
+        assert opened["parameters"]["media"] == [STEREO]
+        assert opened["parameters"]["startPaused"] is False
+        # external speaks 1.0-2.0 s, internal 2.5-3.0 s
+        external = [silence(1.0), tone(1.0), silence(2.0)]
+        internal = [silence(2.5), tone(0.5), silence(1.0)]
+        import numpy as np
+
+        await client.audio(np.concatenate(external), np.concatenate(internal))
+        events = await client.close()
+    finals = [e for m in events for e in []]  # noqa: F841 - events may arrive before close
+    transcripts = client.transcripts(final=True)
+    assert sorted((t["channelId"], t["offset"]) for t in transcripts) == [(0, "PT1S"), (1, "PT2.5S")]
+    await assert_nothing_left(running)
