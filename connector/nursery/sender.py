@@ -23,6 +23,7 @@ from typing import Any
 
 import trio
 
+from ..observe import NullObserver, Observer
 from ..protocol import Lane, Send, ServerMessage, SessionMachine
 from .token_bucket import TokenBucket
 
@@ -51,6 +52,8 @@ class _QueuedEvent:
     key: str
     is_final: bool
     entity: dict[str, Any]
+    engine: str = ""
+    heard_at: float | None = None
     size: int = 0
 
 
@@ -64,6 +67,8 @@ class Sender:
     """Pack waiting finals into one event once more than this many wait (0 = never batch)."""
     max_queued: int = 500
     send_timeout: float = 10.0
+    observer: Observer = field(default_factory=NullObserver)
+    on_written: Callable[[ServerMessage], None] | None = None
     stats: SenderStats = field(default_factory=SenderStats)
 
     def __post_init__(self) -> None:
@@ -89,38 +94,57 @@ class Sender:
                 self.put_entity(entity)
         self._wakeup.set()
 
-    def put_entity(self, entity: dict[str, Any]) -> None:
-        """Queue one transcript entity, superseding a queued partial of the same utterance."""
+    def put_entity(self, entity: dict[str, Any], *, engine: str = "", heard_at: float | None = None) -> None:
+        """Queue one transcript entity, superseding a queued partial of the same utterance.
+
+        ``heard_at`` is when the audio that ends this transcript arrived (for latency metrics).
+        """
         data = entity.get("data", {})
         key = str(data.get("id", ""))
         is_final = bool(data.get("isFinal", True))
         queued = self._pending_partial.pop(key, None)
         if queued is not None:
-            queued.entity, queued.is_final = entity, is_final
+            queued.entity, queued.is_final, queued.heard_at = entity, is_final, heard_at
             queued.size = 0
-            self.stats.partials_superseded += 1
+            self._count("partial_superseded")
             if not is_final:
                 self._pending_partial[key] = queued
         else:
             if len(self._events) >= self.max_queued and self._drop_oldest_partial():
-                self.stats.partials_dropped += 1
+                self._count("partial_dropped")
             if len(self._events) >= self.max_queued and not is_final:
-                self.stats.partials_dropped += 1
+                self._count("partial_dropped")
                 return
-            event = _QueuedEvent(key, is_final, entity)
+            event = _QueuedEvent(key, is_final, entity, engine, heard_at)
             self._events.append(event)
+            self.observer.sender_queue_depth(1)
             if not is_final:
                 self._pending_partial[key] = event
         self.stats.max_queue_depth = max(self.stats.max_queue_depth, len(self._events))
         self._wakeup.set()
 
+    def _count(self, what: str) -> None:
+        if what == "partial_superseded":
+            self.stats.partials_superseded += 1
+        elif what == "partial_dropped":
+            self.stats.partials_dropped += 1
+        self.observer.backpressure(what, 1)
+
     def _drop_oldest_partial(self) -> bool:
         for event in self._events:
             if not event.is_final:
                 self._events.remove(event)
+                self.observer.sender_queue_depth(-1)
                 self._pending_partial.pop(event.key, None)
                 return True
         return False
+
+    def discard_queue(self) -> None:
+        """Forget queued events (the connection is gone); keeps the depth gauge honest."""
+        if self._events:
+            self.observer.sender_queue_depth(-len(self._events))
+            self._events.clear()
+            self._pending_partial.clear()
 
     def backoff(self, seconds: float) -> None:
         """The client sent 429: no events until ``retryAfter`` has passed (control still flows)."""
@@ -167,32 +191,40 @@ class Sender:
             waited = trio.current_time() - now
             if self._backoff_until > now:
                 self.stats.backoff_delay_seconds += waited
+                self.observer.sender_delayed("backoff", waited)
             else:
                 self.stats.bucket_delay_seconds += waited
+                self.observer.sender_delayed("rate", waited)
             return  # re-evaluate: a control message may have arrived meanwhile
-        entities = self._take_entities()
-        for effect in self.machine.event(entities):
+        batch = self._take_batch()
+        self.observer.sender_queue_depth(-len(batch))
+        for effect in self.machine.event([queued.entity for queued in batch]):
             if isinstance(effect, Send):
                 await self._write(effect.message)
                 self.stats.events_sent += 1
-                if len(entities) > 1:
+                if len(batch) > 1:
                     self.stats.batched_events += 1
+                    self.observer.backpressure("events_batched", len(batch))
+                sent_at = trio.current_time()
+                for queued in batch:
+                    latency = None if queued.heard_at is None else sent_at - queued.heard_at
+                    self.observer.transcript_sent(queued.engine, queued.is_final, latency)
         self._bucket.take(trio.current_time())
 
-    def _take_entities(self) -> list[dict[str, Any]]:
+    def _take_batch(self) -> list[_QueuedEvent]:
         first = self._events.popleft()
         self._forget(first)
-        entities = [first.entity]
+        batch = [first]
         if self.batch_threshold <= 0 or sum(e.is_final for e in self._events) <= self.batch_threshold:
-            return entities
+            return batch
         size = _size(first)
         while self._events and self._events[0].is_final:
             nxt = self._events[0]
             if size + _size(nxt) > MAX_EVENT_CHARS:
                 break
             size += _size(nxt)
-            entities.append(self._events.popleft().entity)
-        return entities
+            batch.append(self._events.popleft())
+        return batch
 
     def _forget(self, event: _QueuedEvent) -> None:
         if self._pending_partial.get(event.key) is event:
@@ -203,6 +235,9 @@ class Sender:
         with trio.fail_after(self.send_timeout):
             await self.send_text(text)
         self.stats.messages_sent += 1
+        self.observer.message_sent(message.type)
+        if self.on_written is not None:
+            self.on_written(message)
 
 
 def _size(event: _QueuedEvent) -> int:

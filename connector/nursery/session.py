@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import trio
 
 from ..asr import EngineRegistry
+from ..observe import NullObserver, Observer
 from ..protocol import (
     Audio,
     Backoff,
@@ -26,6 +27,7 @@ from ..protocol import (
     Effect,
     FlushTranscription,
     Send,
+    ServerMessage,
     SessionMachine,
     StartTranscription,
     State,
@@ -95,6 +97,7 @@ class _Session:
     shutdown: trio.Event
     pipeline_for: Callable[[CallSettings], Pipeline | None]
     report: SessionReport
+    observer: Observer
 
     def __post_init__(self) -> None:
         self.sender = Sender(
@@ -105,7 +108,11 @@ class _Session:
             batch_threshold=self.limits.event_batch_threshold,
             max_queued=self.limits.max_queued_events,
             send_timeout=self.limits.send_timeout,
+            observer=self.observer,
+            on_written=self._written,
         )
+        self.open_at: float | None = None
+        self.generations_started = 0
         self.report.sender = self.sender.stats
         self.report.machine = self.machine
         self.current: Generation | None = None
@@ -128,13 +135,22 @@ class _Session:
     async def _receive_loop(self) -> None:
         from trio_websocket import ConnectionClosed
 
+        counters = self.machine.counters
         try:
             while True:
                 message = await self.ws.get_message()
                 if isinstance(message, str):
+                    if self.open_at is None:
+                        self.open_at = trio.current_time()
+                    discarded = counters.discarded_seconds
                     effects = self.machine.receive_text(message)
+                    if counters.discarded_seconds != discarded:
+                        self.observer.audio_discarded(counters.discarded_seconds - discarded)
                 else:
+                    heard = counters.audio_seconds
                     effects = self.machine.receive_binary(message)
+                    if counters.audio_seconds != heard:
+                        self.observer.audio_received(counters.audio_seconds - heard)
                 self.apply(effects)
         except ConnectionClosed:
             self.client_closed.set()
@@ -195,6 +211,14 @@ class _Session:
         finally:
             self.live.discard(generation)
 
+    def _written(self, message: ServerMessage) -> None:
+        if message.type == "opened" and self.open_at is not None:
+            self.observer.opened_sent(trio.current_time() - self.open_at)
+
+    def _engine_failed(self, engine: str, info: str) -> None:
+        self.observer.engine_error(engine)
+        self.apply(self.machine.engine_failed(info))
+
     # -------------------------------------------------------------- effects
 
     def apply(self, effects: list[Effect]) -> None:
@@ -222,12 +246,16 @@ class _Session:
             self.nursery.start_soon(self._expect_close)
 
     def _start(self, settings: CallSettings) -> None:
+        engine = self.engines.get(settings.engine)
+        self.generations_started += 1
+        if self.generations_started > 1:
+            self.observer.engine_restart(engine.name)
         generation = Generation(
             settings=settings,
-            engine=self.engines.get(settings.engine),
+            engine=engine,
             limiter=self.limiter,
-            on_entity=self.sender.put_entity,
-            on_failure=lambda info: self.apply(self.machine.engine_failed(info)),
+            on_entity=lambda entity, name, heard_at: self.sender.put_entity(entity, engine=name, heard_at=heard_at),
+            on_failure=lambda info: self._engine_failed(engine.name, info),
             stats=self.report.transcription,
             max_buffered_seconds=self.limits.max_buffered_audio,
             pipeline=self.pipeline_for(settings),
@@ -270,13 +298,17 @@ async def run_session(
     limits: SessionLimits,
     shutdown: trio.Event,
     pipeline_for: Callable[[CallSettings], Pipeline | None] = lambda settings: None,
+    observer: Observer | None = None,
 ) -> SessionReport:
     """Serve one session on an accepted WebSocket until it ends; always closes the socket."""
     report = SessionReport()
-    session = _Session(ws, machine, engines, limiter, limits, shutdown, pipeline_for, report)
+    session = _Session(
+        ws, machine, engines, limiter, limits, shutdown, pipeline_for, report, observer or NullObserver()
+    )
     try:
         await session.run()
     finally:
+        session.sender.discard_queue()
         with trio.CancelScope(shield=True), trio.move_on_after(2):
             await ws.aclose()
         reason = machine.disconnect_reason

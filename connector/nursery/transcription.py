@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,11 @@ __all__ = ["ChannelRun", "Generation", "TranscriptionStats"]
 
 log = logging.getLogger(__name__)
 
-EntitySink = Callable[[dict[str, Any]], None]
+_ARRIVALS_KEPT = 1024
+"""Arrival times kept per channel for latency metrics (older utterances report ``None``)."""
+
+EntitySink = Callable[[dict[str, Any], str, "float | None"], None]
+"""Receives (entity, engine name, arrival time of the audio that ends it)."""
 Pipeline = Callable[
     [trio.MemoryReceiveChannel[Hypothesis], trio.MemorySendChannel[Hypothesis]], Awaitable[None]
 ]
@@ -62,6 +67,17 @@ class ChannelRun:
         self.send, self.receive = trio.open_memory_channel[RecognizerInput](math.inf)
         self._utterance_ids: dict[int, str] = {}
         self._drop_logged = False
+        self._arrivals: deque[tuple[int, int, float]] = deque(maxlen=_ARRIVALS_KEPT)
+
+    def heard_at(self, relative_seconds: float) -> float | None:
+        """When the fed sample at ``relative_seconds`` arrived (trio clock), if still known."""
+        sample = relative_seconds * 8000
+        if not self._arrivals or sample < self._arrivals[0][0]:
+            return None
+        for _, fed_end, arrived in self._arrivals:
+            if fed_end >= sample:
+                return arrived
+        return self._arrivals[-1][2]
 
     def feed(self, pcm: npt.NDArray[np.int16], stream_sample: int) -> None:
         if self.closed:
@@ -73,7 +89,9 @@ class ChannelRun:
                 log.warning("engine is behind real time: dropping audio", extra={"channel": self.channel})
             return
         self.buffered_samples += len(pcm)
+        fed_before = self.timeline.fed
         self.timeline.feed(stream_sample, len(pcm))
+        self._arrivals.append((fed_before, self.timeline.fed, trio.current_time()))
         self.send.send_nowait(AudioChunk(pcm))
 
     def flush(self) -> None:
@@ -208,7 +226,8 @@ class Generation:
             async with receive:
                 async for hypothesis in receive:
                     if hypothesis.is_final or self.partials:
-                        self.on_entity(run.entity(hypothesis))
+                        heard_at = run.heard_at(hypothesis.start + hypothesis.duration)
+                        self.on_entity(run.entity(hypothesis), self.engine.name, heard_at)
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(pump_input)

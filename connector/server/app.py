@@ -27,6 +27,7 @@ from ..config import Settings
 from ..logs import bind
 from ..nursery import Outcome, SessionLimits, SessionReport, run_session
 from ..nursery.transcription import Pipeline
+from ..observe import NullObserver, Observer
 from ..protocol import CallSettings, SessionMachine
 from ..protocol.messages import is_uuid
 from ..security import FAILURE_DELAY, Authenticator
@@ -93,8 +94,12 @@ class ConnectorServer:
         translation_check: Callable[[Mapping[str, Any]], str | None] = lambda options: None,
         routes: dict[str, Route] | None = None,
         on_session_end: Callable[[SessionReport], None] | None = None,
+        observer: Observer | None = None,
+        background: Sequence[Callable[[], Awaitable[None]]] = (),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self.observer: Observer = observer or NullObserver()
+        self.background = background
         self.settings = settings
         self.engines = engines
         self.policy = EnginePolicy(engines, translation_check)
@@ -167,6 +172,8 @@ class ConnectorServer:
                         await trio.serve_listeners(self._handle_connection, listeners, handler_nursery=root)
 
                 root.start_soon(accept)
+                for task in self.background:
+                    root.start_soon(task)
                 task_status.started(port)
                 await self._stop.wait()
                 await self._drain(accept_scope, listeners)
@@ -241,6 +248,7 @@ class ConnectorServer:
 
     async def _refuse(self, stream: trio.abc.Stream, status: int, error: str, info: str) -> None:
         self.stats.rejected_upgrades[status] = self.stats.rejected_upgrades.get(status, 0) + 1
+        self.observer.upgrade_refused(status, error)
         await send_json(stream, status, {"error": error, "info": info})
 
     async def _upgrade(self, stream: trio.SocketStream, request: Request, started: float) -> None:
@@ -309,7 +317,9 @@ class ConnectorServer:
         )
         self.stats.sessions_active += 1
         self.stats.sessions_total += 1
+        self.observer.session_started()
         log.info("session started")
+        report = SessionReport()
         try:
             report = await run_session(
                 ws,
@@ -319,9 +329,11 @@ class ConnectorServer:
                 limits=self.limits,
                 shutdown=self._sessions_shutdown,
                 pipeline_for=self.pipeline_for,
+                observer=self.observer,
             )
         finally:
             self.stats.sessions_active -= 1
+            self.observer.session_ended(report)
         outcome = report.outcome.value
         self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
         log.info(
