@@ -14,7 +14,6 @@ from connector.asr import EngineRegistry
 from connector.config import Settings
 from connector.security import ApiKey
 from connector.server import ConnectorServer
-
 from tests.scripted_engine import ScriptedEngine
 
 TEST_SECRET_BYTES = b"test-secret-0123456789-abcdefgh"
@@ -27,8 +26,8 @@ class RunningServer:
     port: int
     engine: Any
 
-    async def idle(self, timeout: float = 15) -> None:
-        with trio.fail_after(timeout):
+    async def idle(self, limit: float = 15) -> None:
+        with trio.fail_after(limit):
             await self.server.wait_idle()
 
 

@@ -118,8 +118,8 @@ class RawClient:
             await self.ws.send_message(interleave(*parts))
             self.samples += max(len(p) for p in parts)
 
-    async def next(self, timeout: float = 10) -> dict[str, Any]:
-        with trio.fail_after(timeout):
+    async def next(self, limit: float = 10) -> dict[str, Any]:
+        with trio.fail_after(limit):
             raw = await self.ws.get_message()
         assert isinstance(raw, str), "server sent a binary frame"
         assert len(raw) <= 65535
@@ -133,25 +133,25 @@ class RawClient:
         self.received.append(message)
         return message
 
-    async def expect(self, *types: str, timeout: float = 10) -> dict[str, Any]:
+    async def expect(self, *types: str, limit: float = 10) -> dict[str, Any]:
         """The next message that is one of ``types``, skipping events in between."""
         while True:
-            message = await self.next(timeout)
+            message = await self.next(limit)
             if message["type"] in types:
                 return message
             assert message["type"] == "event", f"unexpected {message['type']}: {message}"
 
-    async def close(self, reason: str = "end", timeout: float = 10) -> list[dict[str, Any]]:
+    async def close(self, reason: str = "end", limit: float = 10) -> list[dict[str, Any]]:
         """Send ``close``; return every event up to ``closed``, then close the socket."""
         start = len(self.received)
         await self.send("close", {"reason": reason})
-        await self.expect("closed", timeout=timeout)
+        await self.expect("closed", limit=limit)
         await self.ws.aclose()
         return [m for m in self.received[start:] if m["type"] == "event"]
 
-    async def closed_by_server(self, timeout: float = 15) -> None:
+    async def closed_by_server(self, limit: float = 15) -> None:
         """Wait until the server closes the connection."""
-        with trio.fail_after(timeout):
+        with trio.fail_after(limit):
             try:
                 while True:
                     await self.ws.get_message()

@@ -8,7 +8,6 @@ inject faults: raise after some audio, hang on close, or do its work in worker t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +36,6 @@ class ScriptedOptions:
     partial_after: float = 0.5
     fail_after_seconds: float | None = None
     hang_on_close: bool = False
-    hang_in_thread: bool = False
     use_threads: bool = False
 
 
@@ -48,13 +46,12 @@ class ScriptedEngine:
     options: ScriptedOptions = field(default_factory=ScriptedOptions)
     started: bool = False
     created: list[RecognizerSpec] = field(default_factory=list)
-    thread_release: threading.Event = field(default_factory=threading.Event)
 
     async def start(self) -> None:
         self.started = True
 
     async def aclose(self) -> None:
-        self.thread_release.set()
+        self.started = False
 
     def supported_languages(self) -> Sequence[str]:
         return list(self.languages)
@@ -152,17 +149,3 @@ class ScriptedRecognizer:
         await self._finalise(results)
         if self.opts.hang_on_close:
             await trio.sleep_forever()
-        if self.opts.hang_in_thread:
-            # A blocking call that only returns when released: the session must cancel us and
-            # the engine's cancel hook must release the thread.
-            release = self.engine.thread_release
-
-            def block() -> None:
-                release.wait(timeout=30)
-
-            with trio.CancelScope() as scope:
-                scope.shield = False
-                try:
-                    await trio.to_thread.run_sync(block, limiter=self.limiter, abandon_on_cancel=False)
-                finally:
-                    release.set()

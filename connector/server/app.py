@@ -183,10 +183,8 @@ class ConnectorServer:
                 await self.engines.aclose()
 
     async def _drain(self, accept_scope: trio.CancelScope, listeners: list[trio.SocketListener]) -> None:
+        """Keep answering (health 503, upgrades 503) while live sessions finish, then stop."""
         self.draining = True
-        accept_scope.cancel()
-        for listener in listeners:
-            await listener.aclose()
         log.info("draining", extra={"sessions": self.stats.sessions_active, "timeout": self.settings.drain_timeout})
         with trio.move_on_after(self.settings.drain_timeout):
             await self._idle.wait()
@@ -196,10 +194,17 @@ class ConnectorServer:
             grace = self.settings.close_timeout + self.settings.engine_stop_timeout + 2
             with trio.move_on_after(grace):
                 await self._idle.wait()
+        accept_scope.cancel()
+        for listener in listeners:
+            await listener.aclose()
 
     # ----------------------------------------------------------- connections
 
-    async def _handle_connection(self, stream: trio.SocketStream) -> None:
+    async def handle_stream(self, stream: trio.abc.Stream) -> None:
+        """Serve one already-accepted connection (any trio stream: tests use memory streams)."""
+        await self._handle_connection(stream)
+
+    async def _handle_connection(self, stream: trio.abc.Stream) -> None:
         self.connections += 1
         self._idle = self._idle if self.connections > 1 else trio.Event()
         try:
@@ -215,7 +220,7 @@ class ConnectorServer:
             if self.connections == 0:
                 self._idle.set()
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
         started = trio.current_time()
         try:
             with trio.fail_after(self.settings.handshake_timeout):
@@ -251,7 +256,7 @@ class ConnectorServer:
         self.observer.upgrade_refused(status, error)
         await send_json(stream, status, {"error": error, "info": info})
 
-    async def _upgrade(self, stream: trio.SocketStream, request: Request, started: float) -> None:
+    async def _upgrade(self, stream: trio.abc.Stream, request: Request, started: float) -> None:
         if request.method != "GET" or not request.is_websocket_upgrade:
             await self._refuse(stream, 426, "upgrade_required", "this path accepts WebSocket upgrades only")
             return

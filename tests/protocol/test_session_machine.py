@@ -1,0 +1,389 @@
+"""The sans-IO session machine, driven message by message (no sockets, no clocks)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from connector.audio.codecs import encode_ulaw
+from connector.protocol import (
+    Audio,
+    Backoff,
+    FlushTranscription,
+    Lane,
+    Send,
+    SessionMachine,
+    StartTranscription,
+    State,
+    StopTranscription,
+    format_duration,
+)
+
+SID = "06b64c57-4430-46c9-a004-3a58a6f8e948"
+ORG = "53a7bf9b-3a96-4409-a4d2-e3d5495da915"
+NIL = "00000000-0000-0000-0000-000000000000"
+STEREO = {"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": 8000}
+INVERTED = {"type": "audio", "format": "PCMU", "channels": ["internal", "external"], "rate": 8000}
+MONO = {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}
+
+
+class Policy:
+    def supported_languages(self, engine: str | None) -> Sequence[str]:
+        return ["en-US", "es-ES"]
+
+    def language_supported(self, engine: str | None, language: str) -> bool:
+        return language.lower() in ("en-us", "es-es")
+
+    def check_call(self, engine: str | None, language: str, options: Mapping[str, Any]) -> str | None:
+        if engine not in (None, "scripted"):
+            return f"transcriptionVendor {engine!r} is not enabled on this server"
+        return None
+
+
+class Client:
+    """Builds client messages with correct seq/serverseq/position, tracking what was sent."""
+
+    def __init__(self, machine: SessionMachine) -> None:
+        self.machine = machine
+        self.seq = 0
+        self.position = 0.0
+        self.sent: list[dict[str, Any]] = []
+
+    def text(self, msg_type: str, params: dict[str, Any] | None = None, **overrides: Any) -> list[Any]:
+        self.seq += 1
+        message = {
+            "version": "2",
+            "type": msg_type,
+            "id": SID,
+            "seq": self.seq,
+            "serverseq": self.machine.server_seq,
+            "position": format_duration(self.position),
+            "parameters": params if params is not None else {},
+        }
+        message.update(overrides)
+        return self.deliver(self.machine.receive_text(json.dumps(message)))
+
+    def deliver(self, effects: list[Any]) -> list[Any]:
+        """Stamp Send effects as the sender would, so server seq advances."""
+        for effect in effects:
+            if isinstance(effect, Send):
+                self.sent.append(json.loads(self.machine.stamp(effect.message)))
+        return effects
+
+    def open(self, media: list[Any] | None = None, language: str | None = "en-US", **extra: Any) -> list[Any]:
+        params: dict[str, Any] = {
+            "organizationId": ORG,
+            "conversationId": "14b5152d-4700-4969-b721-e3f004eb8b62",
+            "participant": {"id": "fd0821cc-12cb-4a04-9321-f634e703c271", "ani": "", "aniName": "", "dnis": ""},
+            "media": media if media is not None else [STEREO, MONO],
+        }
+        if language is not None:
+            params["language"] = language
+        params.update(extra)
+        return self.text("open", params)
+
+    def audio(self, seconds: float, channels: int = 2) -> list[Any]:
+        samples = round(seconds * 8000)
+        self.position += samples / 8000
+        return self.deliver(self.machine.receive_binary(encode_ulaw(np.zeros(samples * channels, np.int16))))
+
+    def last(self) -> dict[str, Any]:
+        return self.sent[-1]
+
+
+@pytest.fixture
+def machine() -> SessionMachine:
+    return SessionMachine(session_id=SID, organization_id=ORG, policy=Policy())
+
+
+@pytest.fixture
+def client(machine: SessionMachine) -> Client:
+    return Client(machine)
+
+
+def sends(effects: list[Any]) -> list[str]:
+    return [e.message.type for e in effects if isinstance(e, Send)]
+
+
+def test_open_selects_stereo_and_starts_transcription_after_opened(client: Client) -> None:
+    effects = client.open(media=[MONO, STEREO], supportedLanguages=True)
+    assert sends(effects) == ["opened"]
+    assert isinstance(effects[1], StartTranscription)  # opened is queued before the engine starts
+    opened = client.last()
+    assert opened["seq"] == 1 and opened["clientseq"] == 1
+    assert opened["parameters"] == {
+        "media": [STEREO],
+        "supportedLanguages": ["en-US", "es-ES"],
+        "startPaused": False,
+    }
+    assert effects[1].settings.channels == ("external", "internal")
+
+
+def test_inverted_stereo_is_echoed_exactly(client: Client) -> None:
+    effects = client.open(media=[INVERTED, MONO])
+    assert client.last()["parameters"]["media"] == [INVERTED]
+    assert effects[1].settings.channels == ("internal", "external")
+
+
+def test_mono_only_offer_accepted(client: Client) -> None:
+    client.open(media=[MONO])
+    assert client.last()["parameters"]["media"] == [MONO]
+
+
+def test_no_usable_media_answers_empty_list(client: Client) -> None:
+    effects = client.open(media=[{"type": "audio", "format": "OPUS", "channels": ["external"], "rate": 48000}])
+    assert client.last()["parameters"]["media"] == []
+    assert not any(isinstance(e, StartTranscription) for e in effects)
+
+
+def test_supported_languages_only_when_asked(client: Client) -> None:
+    client.open()
+    assert "supportedLanguages" not in client.last()["parameters"]
+
+
+def test_probe_opens_without_engine_then_closes(client: Client) -> None:
+    params_participant = {"id": NIL, "ani": "", "aniName": "", "dnis": ""}
+    client.seq += 1
+    msg = {
+        "version": "2", "type": "open", "id": SID, "seq": client.seq, "serverseq": 0, "position": "PT0S",
+        "parameters": {"organizationId": ORG, "conversationId": NIL, "participant": params_participant,
+                       "media": [STEREO], "supportedLanguages": True, "language": "en-US"},
+    }  # fmt: skip
+    effects = client.deliver(client.machine.receive_text(json.dumps(msg)))
+    assert sends(effects) == ["opened"] and len(effects) == 1
+    assert client.machine.is_probe
+    assert client.last()["parameters"]["supportedLanguages"] == ["en-US", "es-ES"]
+    effects = client.text("close", {"reason": "end"})
+    assert sends(effects) == ["closed"] and effects[0].lane is Lane.LAST
+    assert client.machine.state is State.CLOSED
+
+
+@pytest.mark.parametrize("language", [None, "de-DE", "english"])
+def test_missing_or_unsupported_language_starts_paused_then_update_resumes(client: Client, language: str) -> None:
+    effects = client.open(language=language)
+    assert client.last()["parameters"]["startPaused"] is True
+    assert not any(isinstance(e, StartTranscription) for e in effects)
+    client.text("paused")
+    effects = client.text("update", {"language": "es-ES"})
+    assert sends(effects) == ["updated", "resume"]
+    effects = client.text("resumed", {"start": "PT0S", "discarded": "PT0S"})
+    assert len(effects) == 1 and isinstance(effects[0], StartTranscription)
+    assert effects[0].settings.language == "es-ES"
+
+
+def test_default_language_used_when_open_has_none() -> None:
+    machine = SessionMachine(session_id=SID, organization_id=ORG, policy=Policy(), default_language="es-ES")
+    effects = Client(machine).open(language=None)
+    assert isinstance(effects[1], StartTranscription) and effects[1].settings.language == "es-ES"
+
+
+def test_ping_answers_pong_with_ping_seq(client: Client) -> None:
+    client.open()
+    effects = client.text("ping", {"rtt": "PT0.0123S"})
+    assert sends(effects) == ["pong"]
+    assert effects[0].lane is Lane.CONTROL
+    assert client.last()["clientseq"] == client.seq
+    assert client.last()["parameters"] == {}
+
+
+def test_update_flushes_restarts_in_new_language_and_answers_updated(client: Client) -> None:
+    client.open()
+    effects = client.text("update", {"language": "es-ES"})
+    assert isinstance(effects[0], StopTranscription) and not effects[0].then_closed
+    assert sends(effects) == ["updated"]
+    assert isinstance(effects[-1], StartTranscription) and effects[-1].settings.language == "es-ES"
+
+
+def test_update_to_unsupported_language_pauses(client: Client) -> None:
+    client.open()
+    effects = client.text("update", {"language": "de-DE"})
+    assert isinstance(effects[0], StopTranscription)
+    assert sends(effects) == ["updated", "pause"]
+
+
+def test_paused_flushes_and_duplicate_paused_is_ignored(client: Client) -> None:
+    client.open()
+    assert [type(e) for e in client.text("paused")] == [FlushTranscription]
+    assert client.text("paused") == []
+    assert client.machine.state is State.PAUSED
+
+
+def test_resumed_adds_discarded_time_to_the_timeline(client: Client) -> None:
+    client.open()
+    client.audio(2.0)
+    client.text("paused")
+    client.position = 5.0  # a tone-style client: position advanced while paused
+    client.text("resumed", {"start": "PT2S", "discarded": "PT3S"})
+    effects = client.audio(0.5)
+    assert isinstance(effects[0], Audio)
+    assert effects[0].stream_sample == 5 * 8000
+    assert client.machine.counters.discarded_seconds == 3.0
+
+
+def test_resumed_with_frozen_position_keeps_counting(client: Client) -> None:
+    client.open()
+    client.audio(2.0)
+    client.text("paused")
+    client.text("resumed", {"start": "PT2S", "discarded": "PT0S"})
+    effects = client.audio(0.5)
+    assert effects[0].stream_sample == 2 * 8000
+
+
+def test_discarded_moves_the_clock(client: Client) -> None:
+    client.open()
+    client.audio(1.0)
+    client.position += 0.3
+    client.text("discarded", {"start": "PT1S", "discarded": "PT0.3S"})
+    effects = client.audio(0.1)
+    assert effects[0].stream_sample == round(1.3 * 8000)
+
+
+def test_position_resync_from_client(client: Client) -> None:
+    client.open()
+    client.audio(1.0)
+    client.position = 4.0  # the client says it is further along than the audio we got
+    client.text("ping")
+    effects = client.audio(0.1)
+    assert effects[0].stream_sample == 4 * 8000
+    assert client.machine.clock.resyncs == 1
+
+
+def test_audio_is_decoded_per_channel_in_negotiated_order(client: Client) -> None:
+    client.open(media=[INVERTED])
+    frame = encode_ulaw(np.array([1000, -1000] * 80, dtype=np.int16))
+    effects = client.machine.receive_binary(frame)
+    first, second = effects[0].channels
+    assert (first > 0).all() and (second < 0).all()
+    assert len(first) == 80
+
+
+def test_client_error_is_never_fatal_and_429_backs_off(client: Client) -> None:
+    client.open()
+    assert client.text("error", {"code": 500, "message": "boom"}) == []
+    effects = client.text("error", {"code": 429, "message": "slow down", "retryAfter": "PT2.5S"})
+    assert effects == [Backoff(2.5)]
+    assert client.machine.state is State.ACTIVE
+    assert not client.machine.disconnect_sent
+
+
+def test_close_stops_engines_then_closed_after_they_finish(client: Client) -> None:
+    client.open()
+    effects = client.text("close", {"reason": "end"})
+    assert effects == [StopTranscription(then_closed=True)]
+    assert client.machine.can_send_events  # finals may still be sent while closing
+    effects = client.deliver(client.machine.transcription_stopped())
+    assert sends(effects) == ["closed"]
+    assert not client.machine.can_send_events
+    assert client.machine.event([{"type": "transcript", "data": {}}]) == []
+
+
+def test_unknown_message_types_and_fields_are_ignored(client: Client) -> None:
+    client.open(futureField={"x": 1})
+    assert client.text("somethingNew", {"a": 1}) == []
+    assert client.machine.counters.unknown_messages == 1
+    assert sends(client.text("ping", {"rtt": "PT0S", "extra": True})) == ["pong"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "info"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1,2]", "well-formed"),
+        ('{"version":"1"}', "version"),
+        ("x" * 70000, "too large"),
+    ],
+)
+def test_malformed_messages_disconnect_with_reason(client: Client, raw: str, info: str) -> None:
+    client.open()
+    effects = client.deliver(client.machine.receive_text(raw))
+    assert sends(effects) == ["disconnect"]
+    params = client.last()["parameters"]
+    assert params["reason"] == "error" and info in params["info"]
+    assert any(isinstance(e, StopTranscription) for e in effects)
+
+
+def test_seq_gap_disconnects(client: Client) -> None:
+    client.open()
+    client.seq += 1  # skip one
+    client.text("ping")
+    assert client.last()["type"] == "disconnect"
+    assert "seq" in client.last()["parameters"]["info"]
+
+
+def test_serverseq_ahead_disconnects(client: Client) -> None:
+    client.open()
+    client.text("ping", serverseq=99)
+    assert client.last()["parameters"]["reason"] == "error"
+    assert "serverseq" in client.last()["parameters"]["info"]
+
+
+def test_wrong_session_id_disconnects(client: Client) -> None:
+    client.open()
+    client.text("ping", id="11111111-2222-3333-4444-555555555555")
+    assert "identifier" in client.last()["parameters"]["info"]
+
+
+def test_audio_before_open_disconnects(client: Client) -> None:
+    effects = client.deliver(client.machine.receive_binary(b"\xff\xff"))
+    assert sends(effects) == ["disconnect"]
+    assert "audio" in client.last()["parameters"]["info"]
+
+
+def test_odd_frame_length_disconnects(client: Client) -> None:
+    client.open()
+    effects = client.deliver(client.machine.receive_binary(b"\xff\xff\xff"))
+    assert sends(effects) == ["disconnect"]
+    assert "multiple of 2" in client.last()["parameters"]["info"]
+
+
+def test_disconnect_then_close_answers_closed(client: Client) -> None:
+    client.open()
+    client.machine.receive_binary(b"\xff")  # odd length: disconnect
+    effects = client.text("close", {"reason": "disconnect"})
+    assert sends(client.deliver(effects)) == ["closed"]
+
+
+def test_message_before_open_is_a_violation_but_close_is_accepted(machine: SessionMachine) -> None:
+    c = Client(machine)
+    effects = c.text("close", {"reason": "end"})
+    assert sends(effects) == ["closed"]
+
+
+def test_organization_mismatch_is_unauthorized(client: Client) -> None:
+    client.seq += 1
+    msg = {
+        "version": "2", "type": "open", "id": SID, "seq": 1, "serverseq": 0, "position": "PT0S",
+        "parameters": {"organizationId": "aaaaaaaa-0972-4844-938e-9060eef73d05", "conversationId": SID,
+                       "participant": {"id": SID}, "media": [STEREO], "language": "en-US"},
+    }  # fmt: skip
+    effects = client.deliver(client.machine.receive_text(json.dumps(msg)))
+    assert sends(effects) == ["disconnect"]
+    assert client.last()["parameters"]["reason"] == "unauthorized"
+
+
+def test_in_session_auth_failure_disconnects_unauthorized() -> None:
+    machine = SessionMachine(session_id=SID, organization_id=ORG, policy=Policy(), auth_failure="FAILED: nope")
+    c = Client(machine)
+    c.open()
+    assert c.last()["parameters"] == {"reason": "unauthorized", "info": "FAILED: nope"}
+
+
+def test_unknown_vendor_is_refused_with_clear_info(client: Client) -> None:
+    effects = client.open(customConfig={"transcriptionVendor": "acme"})
+    assert sends(effects) == ["disconnect"]
+    assert "acme" in client.last()["parameters"]["info"]
+    assert not any(isinstance(e, StartTranscription) for e in effects)
+
+
+def test_seq_is_stamped_in_send_order(machine: SessionMachine) -> None:
+    from connector.protocol import ServerMessage
+
+    first = json.loads(machine.stamp(ServerMessage("pong", {}, clientseq=3)))
+    second = json.loads(machine.stamp(ServerMessage("event", {"entities": []})))
+    assert (first["seq"], second["seq"]) == (1, 2)
+    assert first["clientseq"] == 3
+    assert second["parameters"] == {"entities": []}
