@@ -179,7 +179,8 @@ class Settings:
         settings = cls(**values)  # type: ignore[arg-type]
         if not settings.engines:
             errors.append("CONNECTOR_ENGINES: at least one engine must be enabled")
-        elif settings.default_engine not in settings.engines:
+        elif settings.default_engine not in settings.engines and not any(":" in e for e in settings.engines):
+            # (``module:function`` engines are named by their factory; the registry checks those.)
             errors.append(
                 f"CONNECTOR_DEFAULT_ENGINE: {settings.default_engine!r} is not in CONNECTOR_ENGINES"
             )

@@ -149,3 +149,8 @@ class ScriptedRecognizer:
         await self._finalise(results)
         if self.opts.hang_on_close:
             await trio.sleep_forever()
+
+
+def create_engine(env: Mapping[str, str]) -> ScriptedEngine:
+    """Entry for ``CONNECTOR_ENGINES=tests.scripted_engine:create_engine`` (CLI tests)."""
+    return ScriptedEngine()
