@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import trio
+from trio_websocket import ConnectionClosed
 
 from ..asr import EngineRegistry
 from ..observe import NullObserver, Observer
@@ -133,8 +134,6 @@ class _Session:
     # ---------------------------------------------------------------- tasks
 
     async def _receive_loop(self) -> None:
-        from trio_websocket import ConnectionClosed
-
         counters = self.machine.counters
         try:
             while True:
@@ -160,8 +159,6 @@ class _Session:
                 self.nursery.cancel_scope.cancel()
 
     async def _send_loop(self) -> None:
-        from trio_websocket import ConnectionClosed
-
         try:
             await self.sender.run()
         except (ConnectionClosed, trio.TooSlowError, trio.BrokenResourceError) as exc:
@@ -276,16 +273,17 @@ class _Session:
 
 
 def _final_outcome(machine: SessionMachine, report: SessionReport, reason: str | None) -> Outcome:
-    if report.outcome is Outcome.VANISHED:
-        return Outcome.VANISHED
-    if machine.is_probe:
-        return Outcome.PROBE
+    """One outcome per session for logs and metrics; a ``disconnect`` we sent decides first."""
     if reason == "unauthorized":
         return Outcome.UNAUTHORIZED
     if reason == "error":
         return Outcome.ERROR
     if reason is not None:
         return Outcome.DISCONNECTED
+    if report.outcome is Outcome.VANISHED:
+        return Outcome.VANISHED
+    if machine.is_probe:
+        return Outcome.PROBE
     return Outcome.COMPLETED if machine.state is State.CLOSED else Outcome.ERROR
 
 
