@@ -124,6 +124,7 @@ class Settings:
     open_timeout: float = 10.0
     close_timeout: float = 10.0
     send_timeout: float = 10.0
+    idle_timeout: float = 60.0
     handshake_timeout: float = 10.0
     drain_timeout: float = 30.0
     max_sessions: int = 0
@@ -169,6 +170,7 @@ class Settings:
         read("CONNECTOR_OPEN_TIMEOUT", "open_timeout", _positive(float))
         read("CONNECTOR_CLOSE_TIMEOUT", "close_timeout", _positive(float))
         read("CONNECTOR_SEND_TIMEOUT", "send_timeout", _positive(float))
+        read("CONNECTOR_IDLE_TIMEOUT", "idle_timeout", _positive(float))
         read("CONNECTOR_HANDSHAKE_TIMEOUT", "handshake_timeout", _positive(float))
         read("CONNECTOR_DRAIN_TIMEOUT", "drain_timeout", _non_negative(float))
         read("CONNECTOR_MAX_SESSIONS", "max_sessions", _non_negative(int))

@@ -73,6 +73,8 @@ class SessionLimits:
     open_timeout: float = 10.0
     close_timeout: float = 10.0
     send_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    """No message at all (audio, ping) for this long: the client is gone without a FIN."""
 
 
 @dataclass
@@ -135,22 +137,32 @@ class _Session:
 
     async def _receive_loop(self) -> None:
         counters = self.machine.counters
+        idle = self.limits.idle_timeout
         try:
-            while True:
-                message = await self.ws.get_message()
-                if isinstance(message, str):
-                    if self.open_at is None:
-                        self.open_at = trio.current_time()
-                    discarded = counters.discarded_seconds
-                    effects = self.machine.receive_text(message)
-                    if counters.discarded_seconds != discarded:
-                        self.observer.audio_discarded(counters.discarded_seconds - discarded)
-                else:
-                    heard = counters.audio_seconds
-                    effects = self.machine.receive_binary(message)
-                    if counters.audio_seconds != heard:
-                        self.observer.audio_received(counters.audio_seconds - heard)
-                self.apply(effects)
+            with trio.CancelScope(deadline=trio.current_time() + idle) as idle_scope:
+                bumped = trio.current_time()
+                while True:
+                    message = await self.ws.get_message()
+                    now = trio.current_time()
+                    if now - bumped >= 1.0:  # moving the deadline on every frame would cost more
+                        idle_scope.deadline = now + idle
+                        bumped = now
+                    if isinstance(message, str):
+                        if self.open_at is None:
+                            self.open_at = now
+                        discarded = counters.discarded_seconds
+                        effects = self.machine.receive_text(message)
+                        if counters.discarded_seconds != discarded:
+                            self.observer.audio_discarded(counters.discarded_seconds - discarded)
+                    else:
+                        heard = counters.audio_seconds
+                        effects = self.machine.receive_binary(message)
+                        if counters.audio_seconds != heard:
+                            self.observer.audio_received(counters.audio_seconds - heard)
+                    self.apply(effects)
+            log.warning("client silent for too long; ending the session", extra={"idle_timeout": idle})
+            self.report.outcome = Outcome.VANISHED
+            self.nursery.cancel_scope.cancel()
         except ConnectionClosed:
             self.client_closed.set()
             if not self.sender.finished.is_set():

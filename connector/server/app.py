@@ -130,6 +130,7 @@ class ConnectorServer:
             open_timeout=settings.open_timeout,
             close_timeout=settings.close_timeout,
             send_timeout=settings.send_timeout,
+            idle_timeout=settings.idle_timeout,
         )
         self.stats = ServerStats()
         self.draining = False

@@ -190,3 +190,12 @@ async def test_429_backoff_in_memory_with_autojump_clock(autojump_clock: trio.te
     offsets = [f["offset"] for f in client.transcripts(final=True)]
     assert offsets == ["PT0.2S", "PT1.1S", "PT2S", "PT2.9S"]
     assert live_connector_tasks() == []
+
+
+async def test_silent_client_is_dropped_after_the_idle_timeout(start_server: StartServer) -> None:
+    running = await start_server(idle_timeout=0.3)
+    async with connect(running.port, secret=TEST_SECRET) as client:
+        await client.open()
+        await client.closed_by_server(limit=5)  # we send nothing more: no audio, no ping
+    await assert_nothing_left(running)
+    assert running.server.stats.outcomes == {"vanished": 1}
