@@ -128,7 +128,7 @@ class Settings:
     handshake_timeout: float = 10.0
     drain_timeout: float = 30.0
     max_sessions: int = 0
-    translator: str = "gemini"
+    translator: str = ""
     log_level: str = "INFO"
     log_format: str = "json"
 

@@ -1,18 +1,85 @@
-"""Optional server extensions chosen by configuration (translation, metrics routes).
+"""Optional server parts chosen by configuration: translation, metrics.
 
-Kept apart from the CLI so tests and benchmarks build the same server the CLI does.
+Kept apart from the CLI so that tests and benchmarks build exactly the server the CLI does.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .config import Settings
+import trio
 
-__all__ = ["build_extensions"]
+from .asr import EngineConfigError
+from .config import Settings
+from .nursery.transcription import Pipeline
+from .protocol import CallSettings
+
+__all__ = ["build_extensions", "translation_parts"]
+
+log = logging.getLogger(__name__)
+
+
+def translation_parts(settings: Settings, env: Mapping[str, str]) -> dict[str, Any]:
+    """``pipeline_for``, ``translation_check`` and the translator service, if one is configured.
+
+    The translator is loaded when ``CONNECTOR_TRANSLATOR`` names one, or when a Gemini key is
+    present; otherwise a call that asks for translation is refused with an ``info`` saying how
+    to enable it (never silently left untranslated).
+    """
+    from .translate.ordering import CallTranslation, PipelineSettings, translate_in_order
+
+    name = settings.translator or (
+        "gemini" if env.get("GEMINI_API_KEY") or env.get("GEMINI_API_KEY_FILE") else ""
+    )
+    pipeline_settings = PipelineSettings.from_env(env)
+    factory = None
+    if name:
+        from .translate.registry import load_translator
+
+        factory = load_translator(name, env)
+
+    def check(options: Mapping[str, Any]) -> str | None:
+        try:
+            call = CallTranslation.from_custom_config(options)
+            if not call.enabled:
+                return None
+            if factory is None:
+                return (
+                    "customConfig.enableTranslation is set but translation is not configured on this server; "
+                    "set CONNECTOR_TRANSLATOR=gemini and GEMINI_API_KEY"
+                )
+            factory.check(options)
+        except EngineConfigError as exc:
+            return str(exc)
+        return None
+
+    def pipeline_for(call: CallSettings) -> Pipeline | None:
+        if factory is None or not call.translating or not CallTranslation.from_custom_config(call.options).enabled:
+            return None
+        translator = factory.create(call.options)
+        return functools.partial(
+            translate_in_order,
+            translator,
+            source=call.language,
+            target=call.target_language,
+            utterance_timeout=pipeline_settings.timeout,
+            fallback=pipeline_settings.fallback,
+            max_concurrency=pipeline_settings.max_concurrency,
+            partials=pipeline_settings.partials,
+        )
+
+    return {
+        "pipeline_for": pipeline_for,
+        "translation_check": check,
+        "services": [factory] if factory is not None else [],
+    }
 
 
 def build_extensions(settings: Settings, env: Mapping[str, str]) -> dict[str, Any]:
     """Keyword arguments for :class:`connector.server.ConnectorServer` beyond the engines."""
-    return {}
+    limiter = trio.CapacityLimiter(settings.worker_threads)
+    parts: dict[str, Any] = {"limiter": limiter, **translation_parts(settings, env)}
+    return parts

@@ -82,12 +82,30 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class CallSettings:
-    """What a call asked for, after validation: engine, language and per-call options."""
+    """What a call asked for, after validation: engine, languages and per-call options.
+
+    ``language`` is what the engine recognises; ``target_language`` is what transcripts are
+    sent in. They differ only when the call asks for translation
+    (``customConfig.enableTranslation`` with ``customConfig.inputLanguage`` as the source).
+    """
 
     engine: str | None
     language: str
     options: Mapping[str, Any]
     channels: tuple[str, ...]
+    target_language: str = ""
+
+    @property
+    def translating(self) -> bool:
+        return bool(self.target_language) and self.target_language.lower() != self.language.lower()
+
+
+def _spoken_language(language: str, options: Mapping[str, Any]) -> str:
+    """The language to recognise: ``inputLanguage`` when translating, else the call's language."""
+    source = options.get("inputLanguage")
+    if options.get("enableTranslation") is True and isinstance(source, str) and source.strip():
+        return source.strip()
+    return language
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,20 +333,19 @@ class SessionMachine:
             opened["startPaused"] = False
             return [Send(ServerMessage("opened", opened))]
 
+        target = language if isinstance(language, str) else ""
+        spoken = _spoken_language(target, custom)
         language_ok = (
-            isinstance(language, str)
-            and bool(LANGUAGE_CODE.match(language))
-            and self.policy.language_supported(engine, language)
+            bool(LANGUAGE_CODE.match(spoken))
+            and self.policy.language_supported(engine, spoken)
+            and (spoken == target or bool(LANGUAGE_CODE.match(target)))
         )
         if self.media is not None:
-            problem = self.policy.check_call(engine, language if isinstance(language, str) else "", custom)
+            problem = self.policy.check_call(engine, spoken, custom)
             if problem is not None:
                 return self._refuse_open("error", problem)
             self.settings = CallSettings(
-                engine=engine,
-                language=language if isinstance(language, str) else "",
-                options=custom,
-                channels=self.media.channels,
+                engine=engine, language=spoken, options=custom, channels=self.media.channels, target_language=target
             )
         start_paused = self.media is not None and not language_ok
         opened["startPaused"] = start_paused
@@ -360,12 +377,15 @@ class SessionMachine:
         effects: list[Effect] = []
         if self.settings is None or not isinstance(language, str) or self.state is State.CLOSING:
             return [Send(ServerMessage("updated", {}))]
-        if language == self.settings.language and not self.paused_for_language:
+        if language == self.settings.target_language and not self.paused_for_language:
             if self.transcribing:
                 effects.append(FlushTranscription())
             return [*effects, Send(ServerMessage("updated", {}))]
-        supported = bool(LANGUAGE_CODE.match(language)) and self.policy.language_supported(
-            self.settings.engine, language
+        spoken = _spoken_language(language, self.settings.options)
+        supported = (
+            bool(LANGUAGE_CODE.match(spoken))
+            and bool(LANGUAGE_CODE.match(language))
+            and self.policy.language_supported(self.settings.engine, spoken)
         )
         if self.transcribing:
             self.transcribing = False
@@ -376,14 +396,15 @@ class SessionMachine:
                 self.paused_for_language = True
                 effects.append(Send(ServerMessage("pause", {})))
             return effects
-        problem = self.policy.check_call(self.settings.engine, language, self.settings.options)
+        problem = self.policy.check_call(self.settings.engine, spoken, self.settings.options)
         if problem is not None:
             return [*effects, Send(ServerMessage("updated", {})), *self.disconnect("error", problem)]
         self.settings = CallSettings(
             engine=self.settings.engine,
-            language=language,
+            language=spoken,
             options=self.settings.options,
             channels=self.settings.channels,
+            target_language=language,
         )
         effects.append(Send(ServerMessage("updated", {})))
         if self.paused_for_language:

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 import trio_websocket
@@ -37,6 +37,14 @@ from .prefixed_stream import PrefixedStream
 __all__ = ["ConnectorServer", "EnginePolicy", "Route"]
 
 log = logging.getLogger(__name__)
+
+class Service(Protocol):
+    """Something started with the server and closed after it (a translator client, ...)."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
 
 Route = Callable[[Request], Awaitable[tuple[int, Any, str]]]
 """A GET handler: returns (status, body, content type); body is bytes or JSON-able."""
@@ -96,10 +104,12 @@ class ConnectorServer:
         on_session_end: Callable[[SessionReport], None] | None = None,
         observer: Observer | None = None,
         background: Sequence[Callable[[], Awaitable[None]]] = (),
+        services: Sequence[Service] = (),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.observer: Observer = observer or NullObserver()
         self.background = background
+        self.services = services
         self.settings = settings
         self.engines = engines
         self.policy = EnginePolicy(engines, translation_check)
@@ -153,6 +163,8 @@ class ConnectorServer:
     async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Start engines, listen, and serve until :meth:`request_stop`; reports the bound port."""
         await self.engines.start()
+        for service in self.services:
+            await service.start()
         try:
             listeners = await trio.open_tcp_listeners(self.settings.port, host=self.settings.host)
             port = int(listeners[0].socket.getsockname()[1])
@@ -181,6 +193,8 @@ class ConnectorServer:
                 root.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
+                for service in self.services:
+                    await service.aclose()
                 await self.engines.aclose()
 
     async def _drain(self, accept_scope: trio.CancelScope, listeners: list[trio.SocketListener]) -> None:

@@ -1,0 +1,226 @@
+"""The session's translation stage: finals translated concurrently, emitted in utterance order.
+
+Design decisions (also in ``docs/engines-cloud.md``):
+
+* **Finals only.** Partials are dropped by default (``partials="drop"``). With
+  ``partials="source"`` they are passed on untranslated, *in order*: a partial never overtakes
+  a final of an earlier utterance that is still being translated, and a partial that has been
+  superseded (by a newer partial or the final of its utterance) by the time its turn comes is
+  dropped rather than sent stale. Consumers therefore always see utterances in order.
+* **Bounded latency.** Each final gets ``utterance_timeout`` seconds from its arrival (waiting for a free
+  request slot included). On timeout or error the ``fallback`` applies: ``"source"`` sends the
+  untranslated final (``language`` stays the source language), ``"skip"`` sends nothing. Both
+  are counted in :class:`TranslationCounters`.
+* **Token timings.** A translation has no alignment to the audio, so its words are spread over
+  the source utterance's span and labelled ``timing="spread"``.
+* **Ownership.** :func:`translate_in_order` closes ``outbox`` when ``inbox`` is exhausted and
+  everything pending is out, like any trio pipeline stage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import trio
+
+from ..asr.base import EngineConfigError, Hypothesis
+from ..asr.languages import normalize_tag
+from ..asr.word_timing import SPREAD, spread_words
+from .base import Translator
+
+__all__ = [
+    "CallTranslation",
+    "Fallback",
+    "PartialPolicy",
+    "PipelineSettings",
+    "TranslationCounters",
+    "translate_in_order",
+]
+
+
+class Fallback(StrEnum):
+    SOURCE = "source"
+    SKIP = "skip"
+
+
+class PartialPolicy(StrEnum):
+    DROP = "drop"
+    SOURCE = "source"
+
+
+@dataclass
+class TranslationCounters:
+    """Running totals for one session (the session may add them to server metrics)."""
+
+    translated: int = 0
+    fallbacks: int = 0  # finals sent untranslated or skipped
+    timeouts: int = 0
+    errors: int = 0
+    skipped: int = 0  # finals not sent at all (fallback "skip")
+    unchanged: int = 0  # finals already in the target language, or empty
+    partials_passed: int = 0
+    partials_dropped: int = 0
+
+
+def _parse_enum(cls: type[Fallback] | type[PartialPolicy], key: str, raw: object) -> Any:
+    try:
+        return cls(str(raw).strip().lower())
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise EngineConfigError(f"{key} must be one of {allowed}, not {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """Server-wide defaults of the translation stage (``TRANSLATION_*`` variables)."""
+
+    timeout: float = 3.0
+    fallback: Fallback = Fallback.SOURCE
+    max_concurrency: int = 4
+    partials: PartialPolicy = PartialPolicy.DROP
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
+        def number(key: str, default: float, minimum: float) -> float:
+            raw = env.get(key, "").strip()
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise EngineConfigError(f"{key} must be a number, not {raw!r}") from None
+            if value < minimum:
+                raise EngineConfigError(f"{key} must be at least {minimum}")
+            return value
+
+        return cls(
+            timeout=number("TRANSLATION_TIMEOUT_S", 3.0, 0.05),
+            fallback=_parse_enum(Fallback, "TRANSLATION_FALLBACK", env.get("TRANSLATION_FALLBACK") or "source"),
+            max_concurrency=int(number("TRANSLATION_MAX_CONCURRENCY", 4, 1)),
+            partials=_parse_enum(PartialPolicy, "TRANSLATION_PARTIALS", env.get("TRANSLATION_PARTIALS") or "drop"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallTranslation:
+    """What one call asks for in ``customConfig`` (``enableTranslation``, ``inputLanguage``)."""
+
+    enabled: bool
+    source: str | None  # None: the call's transcription language
+
+    @classmethod
+    def from_custom_config(cls, options: Mapping[str, Any]) -> CallTranslation:
+        enabled = options.get("enableTranslation", False)
+        if not isinstance(enabled, bool):
+            raise EngineConfigError(f"customConfig.enableTranslation must be true or false, not {enabled!r}")
+        source = options.get("inputLanguage")
+        if source is not None and (not isinstance(source, str) or not source.strip()):
+            raise EngineConfigError("customConfig.inputLanguage must be a BCP-47 language code such as en-US")
+        return cls(enabled=enabled, source=source.strip() if isinstance(source, str) else None)
+
+
+@dataclass(eq=False)
+class _Slot:
+    seq: int
+    source: Hypothesis
+    done: trio.Event = field(default_factory=trio.Event)
+    out: Hypothesis | None = None
+
+
+def _same_language(a: str, b: str) -> bool:
+    return normalize_tag(a).split("-")[0] == normalize_tag(b).split("-")[0]
+
+
+def translated_hypothesis(source: Hypothesis, text: str, target: str) -> Hypothesis:
+    """The translation of ``source``, its words spread over the source utterance's span."""
+    words = spread_words(text.split(), source.start, source.duration, source.confidence)
+    return Hypothesis(
+        utterance=source.utterance,
+        text=text,
+        is_final=source.is_final,
+        start=source.start,
+        duration=source.duration,
+        confidence=source.confidence,
+        words=tuple(words),
+        language=target,
+        timing=SPREAD,
+    )
+
+
+async def translate_in_order(
+    translator: Translator,
+    inbox: trio.MemoryReceiveChannel[Hypothesis],
+    outbox: trio.MemorySendChannel[Hypothesis],
+    *,
+    source: str,
+    target: str,
+    utterance_timeout: float,
+    fallback: Fallback | str = Fallback.SOURCE,
+    max_concurrency: int = 4,
+    counters: TranslationCounters | None = None,
+    partials: PartialPolicy | str = PartialPolicy.DROP,
+) -> None:
+    """Translate finals from ``inbox`` into ``outbox``; see the module docstring for the rules."""
+    fallback = Fallback(fallback)
+    partials = PartialPolicy(partials)
+    counts = counters if counters is not None else TranslationCounters()
+    requests = trio.Semaphore(max_concurrency)
+    latest: dict[int, int] = {}  # utterance → seq of its newest item
+    passthrough = _same_language(source, target)
+
+    async def translate(slot: _Slot, deadline: float) -> None:
+        hypothesis = slot.source
+        try:
+            with trio.move_on_at(deadline):
+                async with requests:
+                    text = await translator.translate(hypothesis.text, source, target)
+                slot.out = translated_hypothesis(hypothesis, text.strip(), target)
+                counts.translated += 1
+            if slot.out is None:
+                counts.timeouts += 1
+        except Exception:  # a backend failure must not end the call: the fallback applies
+            counts.errors += 1
+        if slot.out is None:
+            counts.fallbacks += 1
+            if fallback is Fallback.SOURCE:
+                slot.out = hypothesis
+            else:
+                counts.skipped += 1
+        slot.done.set()
+
+    async def emit(slots: trio.MemoryReceiveChannel[_Slot]) -> None:
+        async with outbox:
+            async for slot in slots:
+                await slot.done.wait()
+                if not slot.source.is_final and latest.get(slot.source.utterance) != slot.seq:
+                    counts.partials_dropped += 1  # superseded while waiting for its turn
+                    continue
+                if slot.out is not None:
+                    if not slot.out.is_final:
+                        counts.partials_passed += 1
+                    await outbox.send(slot.out)
+
+    slots_tx, slots_rx = trio.open_memory_channel[_Slot](math.inf)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(emit, slots_rx)
+        async with slots_tx:
+            seq = 0
+            async for hypothesis in inbox:
+                if not hypothesis.is_final and partials is PartialPolicy.DROP:
+                    counts.partials_dropped += 1
+                    continue
+                seq += 1
+                latest[hypothesis.utterance] = seq
+                slot = _Slot(seq, hypothesis)
+                if not hypothesis.is_final:
+                    slot.out = hypothesis
+                    slot.done.set()
+                elif passthrough or not hypothesis.text.strip():
+                    counts.unchanged += 1
+                    slot.out = hypothesis
+                    slot.done.set()
+                else:
+                    nursery.start_soon(translate, slot, trio.current_time() + utterance_timeout)
+                await slots_tx.send(slot)
