@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from .nursery.limits import SessionLimits
 from .security import ApiKey, parse_api_keys
 
 __all__ = ["ConfigError", "Settings", "load_environment"]
@@ -114,17 +115,7 @@ class Settings:
     default_engine: str = "local"
     default_language: str = ""
     worker_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    event_rate: float = 5.0
-    event_burst: float = 25.0
-    event_batch_threshold: int = 10
-    max_queued_events: int = 500
-    send_partials: bool = True
-    max_buffered_audio: float = 30.0
-    engine_stop_timeout: float = 5.0
-    open_timeout: float = 10.0
-    close_timeout: float = 10.0
-    send_timeout: float = 10.0
-    idle_timeout: float = 60.0
+    limits: SessionLimits = field(default_factory=SessionLimits)
     handshake_timeout: float = 10.0
     drain_timeout: float = 30.0
     max_sessions: int = 0
@@ -136,13 +127,14 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         errors: list[str] = []
         values: dict[str, object] = {}
+        limits: dict[str, object] = {}
 
-        def read(name: str, attr: str, parse: Callable[[str], object]) -> None:
+        def read(name: str, attr: str, parse: Callable[[str], object], into: dict[str, object] = values) -> None:
             raw = env.get(name)
             if raw is None or raw == "":
                 return
             try:
-                values[attr] = parse(raw.strip())
+                into[attr] = parse(raw.strip())
             except ValueError as exc:
                 errors.append(f"{name}: {exc}")
 
@@ -160,17 +152,17 @@ class Settings:
         read("CONNECTOR_DEFAULT_ENGINE", "default_engine", str)
         read("CONNECTOR_DEFAULT_LANGUAGE", "default_language", _language)
         read("CONNECTOR_WORKER_THREADS", "worker_threads", _positive(int))
-        read("CONNECTOR_EVENT_RATE", "event_rate", _positive(float))
-        read("CONNECTOR_EVENT_BURST", "event_burst", _positive(float))
-        read("CONNECTOR_EVENT_BATCH_THRESHOLD", "event_batch_threshold", _non_negative(int))
-        read("CONNECTOR_MAX_QUEUED_EVENTS", "max_queued_events", _positive(int))
-        read("CONNECTOR_SEND_PARTIALS", "send_partials", _bool)
-        read("CONNECTOR_MAX_BUFFERED_AUDIO", "max_buffered_audio", _positive(float))
-        read("CONNECTOR_ENGINE_STOP_TIMEOUT", "engine_stop_timeout", _positive(float))
-        read("CONNECTOR_OPEN_TIMEOUT", "open_timeout", _positive(float))
-        read("CONNECTOR_CLOSE_TIMEOUT", "close_timeout", _positive(float))
-        read("CONNECTOR_SEND_TIMEOUT", "send_timeout", _positive(float))
-        read("CONNECTOR_IDLE_TIMEOUT", "idle_timeout", _positive(float))
+        read("CONNECTOR_EVENT_RATE", "event_rate", _positive(float), limits)
+        read("CONNECTOR_EVENT_BURST", "event_burst", _positive(float), limits)
+        read("CONNECTOR_EVENT_BATCH_THRESHOLD", "event_batch_threshold", _non_negative(int), limits)
+        read("CONNECTOR_MAX_QUEUED_EVENTS", "max_queued_events", _positive(int), limits)
+        read("CONNECTOR_SEND_PARTIALS", "send_partials", _bool, limits)
+        read("CONNECTOR_MAX_BUFFERED_AUDIO", "max_buffered_audio", _positive(float), limits)
+        read("CONNECTOR_ENGINE_STOP_TIMEOUT", "engine_stop_timeout", _positive(float), limits)
+        read("CONNECTOR_OPEN_TIMEOUT", "open_timeout", _positive(float), limits)
+        read("CONNECTOR_CLOSE_TIMEOUT", "close_timeout", _positive(float), limits)
+        read("CONNECTOR_SEND_TIMEOUT", "send_timeout", _positive(float), limits)
+        read("CONNECTOR_IDLE_TIMEOUT", "idle_timeout", _positive(float), limits)
         read("CONNECTOR_HANDSHAKE_TIMEOUT", "handshake_timeout", _positive(float))
         read("CONNECTOR_DRAIN_TIMEOUT", "drain_timeout", _non_negative(float))
         read("CONNECTOR_MAX_SESSIONS", "max_sessions", _non_negative(int))
@@ -178,7 +170,7 @@ class Settings:
         read("CONNECTOR_LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"))
         read("CONNECTOR_LOG_FORMAT", "log_format", _choice("json", "text"))
 
-        settings = cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values, limits=SessionLimits(**limits))  # type: ignore[arg-type]
         if not settings.engines:
             errors.append("CONNECTOR_ENGINES: at least one engine must be enabled")
         elif settings.default_engine not in settings.engines and not any(":" in e for e in settings.engines):
@@ -186,7 +178,7 @@ class Settings:
             errors.append(
                 f"CONNECTOR_DEFAULT_ENGINE: {settings.default_engine!r} is not in CONNECTOR_ENGINES"
             )
-        if settings.event_burst < 1:
+        if settings.limits.event_burst < 1:
             errors.append("CONNECTOR_EVENT_BURST: must be >= 1")
         if not settings.api_keys and not settings.allow_anonymous:
             errors.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ import trio
 
 from connector.asr import EngineRegistry
 from connector.config import Settings
+from connector.nursery import SessionLimits
 from connector.security import ApiKey
 from connector.server import ConnectorServer
 from tests.scripted_engine import ScriptedEngine
@@ -67,11 +69,13 @@ async def start_server(nursery: trio.Nursery) -> AsyncIterator[StartServer]:
             "engines": (engine.name,),
             "default_engine": engine.name,
             "worker_threads": 2,
-            "event_batch_threshold": 0,
         }
         options.update(overrides)
         server_kwargs = options.pop("server_kwargs", {})
-        settings = Settings(**options)
+        limit_names = {f.name for f in dataclasses.fields(SessionLimits)}
+        limits: dict[str, Any] = {"event_batch_threshold": 0}
+        limits.update({k: options.pop(k) for k in list(options) if k in limit_names})
+        settings = Settings(**options, limits=SessionLimits(**limits))
         server = ConnectorServer(settings, EngineRegistry([engine], engine.name), **server_kwargs)
         port = await nursery.start(server.serve)
         return RunningServer(server, port, engine)

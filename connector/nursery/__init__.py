@@ -1,7 +1,8 @@
 """Session orchestration on trio: one nursery per AudioHook session."""
 
+from .limits import SessionLimits
 from .sender import Sender, SenderStats
-from .session import Outcome, SessionLimits, SessionReport, WebSocket, run_session
+from .session import Outcome, SessionReport, WebSocket, run_session
 from .token_bucket import TokenBucket
 from .transcription import ChannelRun, Generation, TranscriptionStats
 

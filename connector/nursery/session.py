@@ -34,6 +34,7 @@ from ..protocol import (
     State,
     StopTranscription,
 )
+from .limits import SessionLimits
 from .sender import Sender
 from .transcription import Generation, Pipeline, TranscriptionStats
 
@@ -59,22 +60,6 @@ class Outcome(enum.Enum):
     UNAUTHORIZED = "unauthorized"
     ERROR = "error"
     VANISHED = "vanished"
-
-
-@dataclass(frozen=True)
-class SessionLimits:
-    event_rate: float = 5.0
-    event_burst: float = 25.0
-    event_batch_threshold: int = 10
-    max_queued_events: int = 500
-    send_partials: bool = True
-    max_buffered_audio: float = 30.0
-    engine_stop_timeout: float = 5.0
-    open_timeout: float = 10.0
-    close_timeout: float = 10.0
-    send_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    """No message at all (audio, ping) for this long: the client is gone without a FIN."""
 
 
 @dataclass

@@ -25,7 +25,7 @@ import trio_websocket
 from ..asr import EngineConfigError, EngineRegistry
 from ..config import Settings
 from ..logs import bind
-from ..nursery import Outcome, SessionLimits, SessionReport, run_session
+from ..nursery import Outcome, SessionReport, run_session
 from ..nursery.transcription import Pipeline
 from ..observe import NullObserver, Observer
 from ..protocol import CallSettings, SessionMachine
@@ -129,19 +129,7 @@ class ConnectorServer:
         self.routes: dict[str, Route] = {"/health": self._health, **(routes or {})}
         self.on_session_end = on_session_end
         self.wall_clock = wall_clock
-        self.limits = SessionLimits(
-            event_rate=settings.event_rate,
-            event_burst=settings.event_burst,
-            event_batch_threshold=settings.event_batch_threshold,
-            max_queued_events=settings.max_queued_events,
-            send_partials=settings.send_partials,
-            max_buffered_audio=settings.max_buffered_audio,
-            engine_stop_timeout=settings.engine_stop_timeout,
-            open_timeout=settings.open_timeout,
-            close_timeout=settings.close_timeout,
-            send_timeout=settings.send_timeout,
-            idle_timeout=settings.idle_timeout,
-        )
+        self.limits = settings.limits
         self.stats = ServerStats()
         self.draining = False
         self._stop = trio.Event()
@@ -206,7 +194,7 @@ class ConnectorServer:
         if self.connections:
             log.info("drain timeout: ending live sessions", extra={"sessions": self.stats.sessions_active})
             self._sessions_shutdown.set()
-            grace = self.settings.close_timeout + self.settings.engine_stop_timeout + 2
+            grace = self.limits.close_timeout + self.limits.engine_stop_timeout + 2
             with trio.move_on_after(grace):
                 await self._idle.wait()
         accept_scope.cancel()

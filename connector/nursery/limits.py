@@ -1,0 +1,23 @@
+"""Per-session limits and timeouts (set from the environment by :mod:`connector.config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SessionLimits"]
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    event_rate: float = 5.0
+    event_burst: float = 25.0
+    event_batch_threshold: int = 10
+    max_queued_events: int = 500
+    send_partials: bool = True
+    max_buffered_audio: float = 30.0
+    engine_stop_timeout: float = 5.0
+    open_timeout: float = 10.0
+    close_timeout: float = 10.0
+    send_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    """No message at all (audio, ping) for this long: the client is gone without a FIN."""
