@@ -11,9 +11,11 @@ __all__ = ["SessionLimits"]
 class SessionLimits:
     event_rate: float = 5.0
     event_burst: float = 25.0
-    event_batch_threshold: int = 10
+    event_batch_threshold: int = 0
     max_queued_events: int = 500
-    send_partials: bool = True
+    send_partials: bool = False
+    """Interim results are off by default: Genesys' reference test client counts every
+    transcript event, partials included; a call can turn them on (``customConfig.partialResults``)."""
     max_buffered_audio: float = 30.0
     engine_stop_timeout: float = 5.0
     open_timeout: float = 10.0

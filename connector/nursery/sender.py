@@ -4,12 +4,12 @@ Three lanes (see :class:`connector.protocol.Lane`): control messages go first an
 delayed; transcript events go in order through the token bucket and the 429 back-off;
 ``closed`` goes after the last event. ``seq`` is stamped as each message leaves.
 
-Backpressure, as documented in ``docs/backpressure.md``: events are never dropped. A newer
+Backpressure, as documented in ``docs/backpressure.md``: finals are never dropped. A newer
 partial replaces a queued partial of the same utterance, and a final replaces its queued
-partials (counted as ``partials_superseded``). When more than ``batch_threshold`` finals wait,
-several are packed into one ``event`` (the protocol allows several entities) to catch up,
-up to the size limit; a partial is dropped only if the queue holds ``max_queued`` entries
-(counted as ``partials_dropped``).
+partials (counted as ``partials_superseded``). When more than ``batch_threshold`` finals
+wait, or ``closed`` is queued behind more events than the bucket can send at once, several
+are packed into one ``event`` (the protocol allows several entities), up to the size limit.
+A partial is dropped only when the queue holds ``max_queued`` entries (``partials_dropped``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ __all__ = ["Sender", "SenderStats"]
 log = logging.getLogger(__name__)
 
 MAX_EVENT_CHARS = 60_000  # below the 65535-character limit, with room for the envelope
+CLOSING_BACKOFF_CAP = 3.0
+"""Once ``closed`` is queued a 429 holds events at most this long: the client gives up on
+``closed`` after 10 s (408), and losing the finals would be worse than a late rate limit."""
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Sender:
             self._control.append(item.message)
         elif item.lane is Lane.LAST:
             self._last = item.message
+            self._backoff_until = min(self._backoff_until, trio.current_time() + CLOSING_BACKOFF_CAP)
         else:
             for entity in item.message.parameters.get("entities", ()):
                 self.put_entity(entity)
@@ -149,6 +153,8 @@ class Sender:
     def backoff(self, seconds: float) -> None:
         """The client sent 429: no events until ``retryAfter`` has passed (control still flows)."""
         self.stats.backoffs += 1
+        if self._last is not None:
+            seconds = min(seconds, CLOSING_BACKOFF_CAP)
         self._backoff_until = max(self._backoff_until, trio.current_time() + max(0.0, seconds))
         self._wakeup.set()
 
@@ -215,7 +221,12 @@ class Sender:
         first = self._events.popleft()
         self._forget(first)
         batch = [first]
-        if self.batch_threshold <= 0 or sum(e.is_final for e in self._events) <= self.batch_threshold:
+        # Before ``closed``, pack only what the bucket could not send at once: one transcript
+        # per event stays the rule (some clients read only ``entities[0]``).
+        closing_behind = self._last is not None and len(self._events) >= self._bucket.tokens
+        if not closing_behind and (
+            self.batch_threshold <= 0 or sum(e.is_final for e in self._events) <= self.batch_threshold
+        ):
             return batch
         size = _size(first)
         while self._events and self._events[0].is_final:

@@ -253,7 +253,7 @@ class _Session:
             stats=self.report.transcription,
             max_buffered_seconds=self.limits.max_buffered_audio,
             pipeline=self.pipeline_for(settings),
-            partials=self.limits.send_partials,
+            partials=bool(settings.options.get("partialResults", self.limits.send_partials)),
         )
         self.current = generation
         self.live.add(generation)

@@ -26,7 +26,7 @@ import trio
 
 from ..asr import AudioChunk, EngineError, EngineFactory, Flush, Hypothesis, RecognizerInput, RecognizerSpec
 from ..audio.timeline import TimelineMap
-from ..protocol import CallSettings, transcript_entity
+from ..protocol import CallSettings, transcript_entities
 
 __all__ = ["ChannelRun", "Generation", "TranscriptionStats"]
 
@@ -107,7 +107,7 @@ class ChannelRun:
         if isinstance(item, AudioChunk):
             self.buffered_samples -= len(item.pcm)
 
-    def entity(self, hypothesis: Hypothesis) -> dict[str, Any]:
+    def entities(self, hypothesis: Hypothesis) -> list[dict[str, Any]]:
         utterance_id = self._utterance_ids.get(hypothesis.utterance)
         if utterance_id is None:
             utterance_id = self._utterance_ids[hypothesis.utterance] = str(uuid.uuid4())
@@ -116,12 +116,13 @@ class ChannelRun:
             self.stats.finals += 1
         else:
             self.stats.partials += 1
-        return transcript_entity(
+        return transcript_entities(
             hypothesis,
             utterance_id=utterance_id,
             channel_id=self.channel,
             to_stream=self.timeline.to_stream,
             language=hypothesis.language or self.language,
+            new_id=lambda: str(uuid.uuid4()),
         )
 
 
@@ -227,7 +228,8 @@ class Generation:
                 async for hypothesis in receive:
                     if hypothesis.is_final or self.partials:
                         heard_at = run.heard_at(hypothesis.start + hypothesis.duration)
-                        self.on_entity(run.entity(hypothesis), self.engine.name, heard_at)
+                        for entity in run.entities(hypothesis):
+                            self.on_entity(entity, self.engine.name, heard_at)
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(pump_input)

@@ -25,7 +25,7 @@ from .session import (
     State,
     StopTranscription,
 )
-from .transcript import transcript_entity
+from .transcript import transcript_entities, transcript_entity
 
 __all__ = [
     "MAX_TEXT_MESSAGE",
@@ -52,5 +52,6 @@ __all__ = [
     "parse_client_message",
     "parse_duration",
     "select_media",
+    "transcript_entities",
     "transcript_entity",
 ]

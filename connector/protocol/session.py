@@ -184,6 +184,7 @@ class SessionMachine:
     conversation_id: str | None = None
     disconnect_sent: bool = False
     disconnect_reason: str | None = None
+    closed_queued: bool = False
     transcribing: bool = False
     paused_for_language: bool = False
     clock: StreamClock = field(default_factory=StreamClock)
@@ -194,7 +195,13 @@ class SessionMachine:
     # ----------------------------------------------------------------- sending
 
     def stamp(self, message: ServerMessage) -> str:
-        """Assign the next ``seq`` and serialise; call exactly when the message goes out."""
+        """Assign the next ``seq`` and serialise; call exactly when the message goes out.
+
+        The session is ``CLOSED`` only once ``closed`` is actually written: events queued
+        before it (finals flushed at ``close``) must still be accepted until then.
+        """
+        if message.type == "closed":
+            self.state = State.CLOSED
         self.server_seq += 1
         return encode_server_message(
             message, session_id=self.session_id, seq=self.server_seq, clientseq=self.last_client_seq
@@ -228,6 +235,11 @@ class SessionMachine:
         if self.state is State.CLOSING:
             return self._closed()
         return []
+
+    @property
+    def closing(self) -> bool:
+        """``close`` received: only finals and ``closed`` are still to go."""
+        return self.state is State.CLOSING
 
     def engine_failed(self, info: str) -> list[Effect]:
         return self.disconnect("error", info)
@@ -424,9 +436,7 @@ class SessionMachine:
         return [FlushTranscription()] if self.transcribing else []
 
     def _on_resumed(self, message: ClientMessage) -> list[Effect]:
-        start = parse_duration(message.parameters["start"])
-        discarded = parse_duration(message.parameters["discarded"])
-        self._gap(start, discarded)
+        self._gap(message)
         if self.state is not State.PAUSED:
             return []
         if self.paused_for_language:
@@ -439,15 +449,22 @@ class SessionMachine:
         return []
 
     def _on_discarded(self, message: ClientMessage) -> list[Effect]:
-        start = parse_duration(message.parameters["start"])
-        discarded = parse_duration(message.parameters["discarded"])
-        self._gap(start, discarded)
+        self._gap(message)
         return []
 
-    def _gap(self, start: float, discarded: float) -> None:
-        if discarded > 0:
-            self.counters.discarded_seconds += discarded
-            self.clock.discard(start, discarded)
+    def _gap(self, message: ClientMessage) -> None:
+        """Apply a reported gap as far as the message's own ``position`` confirms it.
+
+        Clients that really skip audio report a ``position`` that already includes the gap
+        (the reference tone source does); a client that reports a gap but keeps sending the
+        audio (the reference suite's ``discarding``) keeps its position, and so do we.
+        """
+        start = parse_duration(message.parameters["start"])
+        reported = parse_duration(message.parameters["discarded"])
+        gap = min(reported, max(0.0, message.position - start))
+        if gap > 0:
+            self.counters.discarded_seconds += gap
+            self.clock.discard(start, gap)
 
     def _on_error(self, message: ClientMessage) -> list[Effect]:
         self.counters.client_errors += 1
@@ -469,7 +486,9 @@ class SessionMachine:
         return self._closed()
 
     def _closed(self) -> list[Effect]:
-        self.state = State.CLOSED
+        if self.closed_queued:
+            return []
+        self.closed_queued = True
         return [Send(ServerMessage("closed", {}), Lane.LAST)]
 
 

@@ -7,14 +7,16 @@ confidences must lie in [0, 1]; both are enforced here rather than trusted to en
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ..asr.base import Hypothesis
 from .durations import format_duration
 
-__all__ = ["transcript_entity"]
+__all__ = ["MAX_ENTITY_UNITS", "transcript_entities", "transcript_entity", "utf16_units"]
 
 
 def _confidence(value: float) -> float:
@@ -71,3 +73,83 @@ def transcript_entity(
             "alternatives": [alternative],
         },
     }
+
+
+MAX_ENTITY_UNITS = 60_000
+"""UTF-16 code units one entity may take: clients count JavaScript string length and refuse a
+text message over 65 535 (413); the rest is room for the event envelope."""
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _halves(hypothesis: Hypothesis) -> list[Hypothesis]:
+    """Split an utterance in two at a word boundary (by its words, else by its text)."""
+    words = list(hypothesis.words)
+    if len(words) >= 2:
+        middle = len(words) // 2
+        parts = []
+        for chunk in (words[:middle], words[middle:]):
+            start = chunk[0].start
+            parts.append(
+                replace(
+                    hypothesis,
+                    text=" ".join(w.value.strip() for w in chunk),
+                    start=start,
+                    duration=max(0.0, chunk[-1].start + chunk[-1].duration - start),
+                    words=chunk,
+                )
+            )
+        return parts
+    tokens = hypothesis.text.split()
+    if len(tokens) < 2:
+        limit = MAX_ENTITY_UNITS // 4
+        return [replace(hypothesis, text=hypothesis.text[:limit], words=())]
+    middle = len(tokens) // 2
+    first, second = " ".join(tokens[:middle]), " ".join(tokens[middle:])
+    share = len(first) / max(1, len(first) + len(second))
+    split_at = hypothesis.start + hypothesis.duration * share
+    return [
+        replace(hypothesis, text=first, duration=split_at - hypothesis.start, words=()),
+        replace(hypothesis, text=second, start=split_at, duration=hypothesis.start + hypothesis.duration - split_at,
+                words=()),
+    ]  # fmt: skip
+
+
+def transcript_entities(
+    hypothesis: Hypothesis,
+    *,
+    utterance_id: str,
+    channel_id: int,
+    to_stream: Callable[[float], float],
+    language: str | None,
+    new_id: Callable[[], str],
+    max_units: int = MAX_ENTITY_UNITS,
+    _depth: int = 0,
+) -> list[dict[str, Any]]:
+    """Entities for ``hypothesis``, each small enough for one event message.
+
+    An oversized *final* becomes consecutive finals (the first keeps the utterance id, the
+    others get fresh ids); an oversized partial is skipped, because its final follows.
+    """
+    entity = transcript_entity(
+        hypothesis, utterance_id=utterance_id, channel_id=channel_id, to_stream=to_stream, language=language
+    )
+    if utf16_units(json.dumps(entity, ensure_ascii=False)) <= max_units:
+        return [entity]
+    if not hypothesis.is_final or _depth > 32:
+        return []
+    entities: list[dict[str, Any]] = []
+    for index, part in enumerate(_halves(hypothesis)):
+        entities += transcript_entities(
+            part,
+            utterance_id=utterance_id if index == 0 else new_id(),
+            channel_id=channel_id,
+            to_stream=to_stream,
+            language=language,
+            new_id=new_id,
+            max_units=max_units,
+            _depth=_depth + 1,
+        )
+    return entities

@@ -29,7 +29,7 @@ from ..nursery import Outcome, SessionReport, run_session
 from ..nursery.transcription import Pipeline
 from ..observe import NullObserver, Observer
 from ..protocol import CallSettings, SessionMachine
-from ..protocol.messages import is_uuid
+from ..protocol.messages import LANGUAGE_CODE, is_uuid
 from ..security import FAILURE_DELAY, Authenticator
 from .http import HttpError, Request, read_request, send_json
 from .prefixed_stream import PrefixedStream
@@ -61,10 +61,12 @@ class EnginePolicy:
     translation_check: Callable[[Mapping[str, Any]], str | None] = lambda options: None
 
     def supported_languages(self, engine: str | None) -> Sequence[str]:
+        """Only codes the client's validator accepts (a list from the environment may not)."""
         try:
-            return list(self.engines.get(engine).supported_languages())
+            languages = self.engines.get(engine).supported_languages()
         except EngineConfigError:
             return []
+        return [code for code in languages if LANGUAGE_CODE.match(code)]
 
     def language_supported(self, engine: str | None, language: str) -> bool:
         try:
@@ -73,6 +75,8 @@ class EnginePolicy:
             return False
 
     def check_call(self, engine: str | None, language: str, options: Mapping[str, Any]) -> str | None:
+        if not isinstance(options.get("partialResults", False), bool):
+            return "customConfig.partialResults must be true or false"
         try:
             factory = self.engines.get(engine)
             factory.check(language, options)

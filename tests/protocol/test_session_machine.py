@@ -387,3 +387,23 @@ def test_seq_is_stamped_in_send_order(machine: SessionMachine) -> None:
     assert (first["seq"], second["seq"]) == (1, 2)
     assert first["clientseq"] == 3
     assert second["parameters"] == {"entities": []}
+
+
+def test_events_queued_before_closed_is_written_are_still_sent(client: Client) -> None:
+    client.open()
+    client.text("close", {"reason": "end"})
+    effects = client.machine.transcription_stopped()
+    assert sends(effects) == ["closed"]
+    # ``closed`` is queued, not yet written: a final flushed at close may still go first
+    assert sends(client.machine.event([{"type": "transcript", "data": {}}])) == ["event"]
+    client.deliver(effects)  # now ``closed`` is written
+    assert client.machine.state is State.CLOSED
+    assert client.machine.event([{"type": "transcript", "data": {}}]) == []
+    assert client.machine.transcription_stopped() == []  # never a second ``closed``
+
+
+def test_discarded_without_skipped_audio_does_not_move_the_clock(client: Client) -> None:
+    client.open()
+    client.audio(8.0)
+    client.text("discarded", {"start": "PT8S", "discarded": "PT0.5S"})  # position still 8.0
+    assert client.machine.receive_binary(encode_ulaw(np.zeros(16, np.int16)))[0].stream_sample == 8 * 8000

@@ -59,7 +59,7 @@ async def test_ping_pong_carries_the_ping_seq(running: RunningServer) -> None:
 
 async def test_partials_precede_their_final_with_the_same_id(running: RunningServer) -> None:
     async with connect(running.port, secret=TEST_SECRET) as client:
-        await client.open(media=[MONO_EXT])
+        await client.open(media=[MONO_EXT], custom={"partialResults": True})
         await client.audio(np.concatenate([silence(0.2), tone(1.2), silence(0.6)]))
         await client.close()
     transcripts = client.transcripts()
@@ -198,13 +198,27 @@ async def test_open_timeout_disconnects(start_server: StartServer) -> None:
     await assert_nothing_left(running)
 
 
-async def test_partials_can_be_turned_off(start_server: StartServer) -> None:
-    running = await start_server(send_partials=False)
+@pytest.mark.parametrize(
+    ("server_default", "per_call", "expected"),
+    [(False, None, [True]), (True, None, [False, True]), (True, False, [True]), (False, True, [False, True])],
+)
+async def test_partials_off_by_default_and_chosen_per_call(
+    start_server: StartServer, server_default: bool, per_call: bool | None, expected: list[bool]
+) -> None:
+    running = await start_server(send_partials=server_default)
+    custom = {} if per_call is None else {"partialResults": per_call}
     async with connect(running.port, secret=TEST_SECRET) as client:
-        await client.open(media=[MONO_EXT])
+        await client.open(media=[MONO_EXT], custom=custom)
         await client.audio(np.concatenate([silence(0.2), tone(1.2), silence(0.6)]))
         await client.close()
-    assert [t["isFinal"] for t in client.transcripts()] == [True]
+    assert [t["isFinal"] for t in client.transcripts()] == expected
+
+
+async def test_partial_results_option_must_be_boolean(running: RunningServer) -> None:
+    async with connect(running.port, secret=TEST_SECRET) as client:
+        reply = await client.open(custom={"partialResults": "yes"})
+        assert reply["type"] == "disconnect" and "partialResults" in reply["parameters"]["info"]
+        await client.close(reason="disconnect")
 
 
 async def test_unknown_vendor_gets_a_clear_disconnect(running: RunningServer) -> None:
