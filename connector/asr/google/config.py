@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import EngineConfigError
+from ..envparse import env_list, env_number
 from ..languages import DEFAULT_GOOGLE_LANGUAGES
 
 __all__ = ["KNOWN_MODELS", "CallOptions", "GoogleSettings", "parse_call_options"]
@@ -37,26 +38,6 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise EngineConfigError(f"{key} must be true or false, not {raw!r}")
-
-
-def _number(env: Mapping[str, str], key: str, default: float, minimum: float) -> float:
-    raw = env.get(key)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise EngineConfigError(f"{key} must be a number, not {raw!r}") from None
-    if value < minimum:
-        raise EngineConfigError(f"{key} must be at least {minimum}, not {value}")
-    return value
-
-
-def _list(env: Mapping[str, str], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(key)
-    if raw is None or not raw.strip():
-        return default
-    return tuple(item.strip() for item in raw.replace(",", " ").split() if item.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +69,7 @@ class GoogleSettings:
         location = env.get("GOOGLE_SPEECH_LOCATION", "").strip() or "us-central1"
         default_endpoint = "speech.googleapis.com" if location == "global" else f"{location}-speech.googleapis.com"
         model = env.get("GOOGLE_SPEECH_MODEL", "").strip() or "chirp_2"
-        models = _list(env, "GOOGLE_SPEECH_MODELS", KNOWN_MODELS)
+        models = env_list(env, "GOOGLE_SPEECH_MODELS", KNOWN_MODELS)
         if model not in models:
             raise EngineConfigError(
                 f"GOOGLE_SPEECH_MODEL={model!r} is not one of GOOGLE_SPEECH_MODELS ({', '.join(models)})"
@@ -101,17 +82,17 @@ class GoogleSettings:
             recognizer=env.get("GOOGLE_SPEECH_RECOGNIZER", "").strip() or "_",
             model=model,
             models=models,
-            languages=_list(env, "GOOGLE_SPEECH_LANGUAGES", DEFAULT_GOOGLE_LANGUAGES),
+            languages=env_list(env, "GOOGLE_SPEECH_LANGUAGES", DEFAULT_GOOGLE_LANGUAGES),
             insecure=_flag(env, "GOOGLE_SPEECH_INSECURE", False),
-            stream_limit=_number(env, "GOOGLE_SPEECH_STREAM_LIMIT_S", 240.0, 1.0),
-            overlap=_number(env, "GOOGLE_SPEECH_OVERLAP_S", 2.0, 0.0),
-            replay=_number(env, "GOOGLE_SPEECH_REPLAY_S", 30.0, 1.0),
-            drain_timeout=_number(env, "GOOGLE_SPEECH_DRAIN_TIMEOUT_S", 10.0, 0.05),
-            max_retries=int(_number(env, "GOOGLE_SPEECH_MAX_RETRIES", 5, 0)),
-            retry_base=_number(env, "GOOGLE_SPEECH_RETRY_BASE_S", 0.5, 0.0),
-            retry_max=_number(env, "GOOGLE_SPEECH_RETRY_MAX_S", 8.0, 0.0),
-            fallback_confidence=_number(env, "GOOGLE_SPEECH_FALLBACK_CONFIDENCE", 0.9, 0.0),
-            max_streams=int(_number(env, "GOOGLE_SPEECH_MAX_STREAMS", 400, 1)),
+            stream_limit=env_number(env, "GOOGLE_SPEECH_STREAM_LIMIT_S", 240.0, 1.0),
+            overlap=env_number(env, "GOOGLE_SPEECH_OVERLAP_S", 2.0, 0.0),
+            replay=env_number(env, "GOOGLE_SPEECH_REPLAY_S", 30.0, 1.0),
+            drain_timeout=env_number(env, "GOOGLE_SPEECH_DRAIN_TIMEOUT_S", 10.0, 0.05),
+            max_retries=int(env_number(env, "GOOGLE_SPEECH_MAX_RETRIES", 5, 0)),
+            retry_base=env_number(env, "GOOGLE_SPEECH_RETRY_BASE_S", 0.5, 0.0),
+            retry_max=env_number(env, "GOOGLE_SPEECH_RETRY_MAX_S", 8.0, 0.0),
+            fallback_confidence=env_number(env, "GOOGLE_SPEECH_FALLBACK_CONFIDENCE", 0.9, 0.0),
+            max_streams=int(env_number(env, "GOOGLE_SPEECH_MAX_STREAMS", 400, 1)),
             interim_results=_flag(env, "GOOGLE_SPEECH_INTERIM_RESULTS", True),
         )
         if settings.stream_limit > 290:
