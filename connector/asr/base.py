@@ -111,6 +111,8 @@ class RecognizerSpec:
     channel: int
     language: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    partials: bool = True
+    """Whether the session will send partials; an engine may skip computing them when not."""
 
 
 @runtime_checkable

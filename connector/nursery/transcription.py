@@ -113,8 +113,12 @@ class ChannelRun:
             utterance_id = self._utterance_ids[hypothesis.utterance] = str(uuid.uuid4())
         if hypothesis.is_final:
             del self._utterance_ids[hypothesis.utterance]
+            if not hypothesis.text.strip():
+                return []  # nothing was said after all: no empty utterance for analytics
             self.stats.finals += 1
         else:
+            if not hypothesis.text.strip():
+                return []
             self.stats.partials += 1
         return transcript_entities(
             hypothesis,
@@ -197,7 +201,7 @@ class Generation:
 
     async def _run_channel(self, run: ChannelRun) -> None:
         options: Mapping[str, Any] = self.settings.options
-        spec = RecognizerSpec(channel=run.channel, language=run.language, options=options)
+        spec = RecognizerSpec(channel=run.channel, language=run.language, options=options, partials=self.partials)
         results_send, results_receive = trio.open_memory_channel[Hypothesis](math.inf)
         input_send, input_receive = trio.open_memory_channel[RecognizerInput](0)
 

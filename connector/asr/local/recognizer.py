@@ -1,0 +1,305 @@
+"""The streaming recognizer for one channel: VAD endpointing, partials and finals.
+
+Three tasks share one channel's state:
+
+* **intake** reads audio, runs the VAD inline (Silero costs ~80 µs per 32 ms window, less than
+  a thread hop would) and hands every ended utterance to the finals queue at once — it never
+  waits on inference, so the session's audio path never stalls;
+* **finals** decodes ended utterances in order, one at a time, in a worker thread under the
+  shared limiter; finals always wait for a token, so they are never skipped;
+* **partials** decodes the utterance in progress every ``partial_interval`` seconds *of audio*
+  (stretched to a tenth of the utterance's length for long ones), but only when it costs no
+  final anything: a token is free right now, nobody is queued on the
+  limiter, and this channel has no final pending. Otherwise the partial is skipped.
+
+A partial is sent only while its utterance is still open, so it always precedes the final
+with the same ``utterance`` number. Utterance numbers are given out on first emission, so an
+utterance that turns out to be silence uses none.
+
+Cancellation: decodes run with ``abandon_on_cancel=False`` so no thread outlives the call, and
+a watcher task sets a ``threading.Event`` the decode checks between its steps, so a cancelled
+recognizer's thread returns within one encode/generate/align step.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import trio
+
+from ..base import AudioChunk, EngineError, Flush, Hypothesis, RecognizerInput, Word
+from .config import LocalSettings
+from .decoder import DecodeCancelled, DecodeResult, WhisperDecoder
+from .vad import WINDOW, Endpointer, Segment, SileroScorer, VadPool
+
+__all__ = ["LocalRecognizer"]
+
+RATE = 8000
+_FEED_SLICE = RATE  # feed the VAD at most 1 s at a time, yielding to the loop in between
+_PARTIAL_STRETCH = 10  # long utterances: at most ~10 partials each
+T = TypeVar("T")
+
+
+class LocalRecognizer:
+    """One channel of the embedded engine (see the module docstring for how it schedules)."""
+
+    def __init__(
+        self,
+        *,
+        decoder: WhisperDecoder,
+        settings: LocalSettings,
+        whisper_language: str | None,
+        language: str,
+        limiter: trio.CapacityLimiter,
+        vad_pool: VadPool,
+    ) -> None:
+        self._decoder = decoder
+        self._settings = settings
+        self._whisper_language = whisper_language
+        self._language = language
+        self._limiter = limiter
+        self._vad_pool = vad_pool
+        self._partial_samples = round(settings.partial_interval * RATE)
+        self._cancel = threading.Event()
+        self._send_lock = trio.Lock()
+        self._numbers: dict[int, int] = {}  # segment index → utterance number
+        self._next_number = 0
+        self._pending_finals = 0
+        self._partial_request: tuple[Segment, int] | None = None
+        self._partial_wake = trio.Event()
+        self._last_partial_at: dict[int, int] = {}  # segment index → length at last request
+        self._input_done = False
+        self._error: BaseException | None = None
+        self._scope: trio.CancelScope | None = None
+
+    # -- the run loop ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        audio: trio.MemoryReceiveChannel[RecognizerInput],
+        results: trio.MemorySendChannel[Hypothesis],
+    ) -> None:
+        """Consume ``audio`` until closed; emit finals for everything heard, then return."""
+        scorer = self._vad_pool.take()
+        if scorer is None:
+            scorer = await trio.to_thread.run_sync(SileroScorer)
+        try:
+            endpointer = Endpointer(
+                scorer,
+                threshold=self._settings.vad_threshold,
+                end_silence=self._settings.end_silence,
+                preroll=self._settings.preroll,
+                max_utterance=self._settings.max_utterance,
+                min_speech=self._settings.min_speech,
+            )
+            async with trio.open_nursery() as outer:
+                self._scope = outer.cancel_scope
+                outer.start_soon(self._signal_cancel_to_threads)
+                async with trio.open_nursery() as inner:
+                    jobs_tx, jobs_rx = trio.open_memory_channel[Segment](math.inf)
+                    inner.start_soon(self._guarded, self._finals_worker, jobs_rx, results)
+                    if self._partial_samples > 0:
+                        inner.start_soon(self._guarded, self._partials_worker, results)
+                    async with jobs_tx:
+                        await self._guarded(self._intake, audio, endpointer, jobs_tx)
+                    self._input_done = True
+                    self._partial_wake.set()
+                outer.cancel_scope.cancel()
+        finally:
+            self._vad_pool.give_back(scorer)
+        if self._error is not None:
+            raise self._error
+
+    async def _signal_cancel_to_threads(self) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            self._cancel.set()
+
+    async def _guarded(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run a task body; a failure cancels the recognizer and is re-raised plainly by run()."""
+        try:
+            await fn(*args)
+        except Exception as exc:
+            if self._error is None:
+                self._error = exc
+            if self._scope is not None:
+                self._scope.cancel()
+
+    async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
+        try:
+            return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter, abandon_on_cancel=False)
+        except DecodeCancelled:
+            # Only our watcher sets the event, and only when we are being cancelled.
+            await trio.lowlevel.checkpoint()
+            raise EngineError("local engine: decode interrupted") from None
+
+    # -- intake ---------------------------------------------------------------------------
+
+    async def _intake(
+        self,
+        audio: trio.MemoryReceiveChannel[RecognizerInput],
+        endpointer: Endpointer,
+        jobs: trio.MemorySendChannel[Segment],
+    ) -> None:
+        async with audio:
+            async for item in audio:
+                if isinstance(item, Flush):
+                    self._submit(endpointer.cut("flush"), jobs)
+                    continue
+                if not isinstance(item, AudioChunk):
+                    raise EngineError(f"local engine: unexpected input {type(item).__name__}")
+                pcm = np.asarray(item.pcm, dtype=np.int16).reshape(-1)
+                for offset in range(0, pcm.shape[0], _FEED_SLICE):
+                    if offset:
+                        await trio.lowlevel.checkpoint()
+                    for segment in endpointer.feed(pcm[offset : offset + _FEED_SLICE]):
+                        self._submit(segment, jobs)
+                    self._maybe_request_partial(endpointer.current)
+        self._submit(endpointer.cut("end"), jobs)
+
+    def _submit(self, segment: Segment | None, jobs: trio.MemorySendChannel[Segment]) -> None:
+        if segment is None:
+            return
+        self._pending_finals += 1
+        jobs.send_nowait(segment)
+
+    def _maybe_request_partial(self, segment: Segment | None) -> None:
+        if segment is None or self._partial_samples <= 0:
+            return
+        last = self._last_partial_at.get(segment.index, 0)
+        # Each partial re-decodes the whole utterance, so for long ones the cadence stretches to
+        # a tenth of their length: the partials' total cost grows linearly, not quadratically.
+        interval = max(self._partial_samples, segment.length // _PARTIAL_STRETCH)
+        if segment.length - last < interval:
+            return
+        self._last_partial_at = {segment.index: segment.length}
+        self._partial_request = (segment, segment.length)
+        self._partial_wake.set()
+
+    # -- finals ---------------------------------------------------------------------------
+
+    async def _finals_worker(
+        self, jobs: trio.MemoryReceiveChannel[Segment], results: trio.MemorySendChannel[Hypothesis]
+    ) -> None:
+        async with jobs:
+            async for segment in jobs:
+                try:
+                    result = await self._in_thread(self._decode, segment.pcm, True)
+                finally:
+                    self._pending_finals -= 1
+                async with self._send_lock:
+                    if result is not None:
+                        await results.send(self._final(segment, result))
+                    elif segment.index in self._numbers:
+                        # Partials went out but the final found nothing: close the utterance.
+                        await results.send(self._empty_final(segment))
+                    self._last_partial_at.pop(segment.index, None)
+                    self._numbers.pop(segment.index, None)
+
+    def _decode(self, pcm: npt.NDArray[np.int16], final: bool) -> DecodeResult | None:
+        try:
+            return self._decoder.decode(pcm, self._whisper_language, final=final, cancel=self._cancel)
+        except DecodeCancelled:
+            raise
+        except Exception as exc:  # CTranslate2 errors carry no caller-safe text
+            raise EngineError("local engine: decoding failed") from exc
+
+    def _number(self, segment: Segment) -> int:
+        number = self._numbers.get(segment.index)
+        if number is None:
+            number = self._numbers[segment.index] = self._next_number
+            self._next_number += 1
+        return number
+
+    def _final(self, segment: Segment, result: DecodeResult) -> Hypothesis:
+        offset = segment.start / RATE
+        # Nothing was said in the pre-roll before the VAD fired (give or take one window): a word
+        # aligned there is a misalignment, so it starts no earlier than that.
+        earliest = max(0.0, (segment.speech_start - WINDOW) / RATE - offset)
+        words: list[Word] = []
+        for w in result.words:
+            start = max(w.start, earliest)
+            words.append(
+                Word(
+                    value=w.value,
+                    start=round(offset + start, 3),
+                    duration=round(max(0.0, w.end - start), 3),
+                    confidence=w.confidence,
+                )
+            )
+        if words:
+            start = words[0].start
+            duration = max(0.0, words[-1].start + words[-1].duration - start)
+        else:
+            start = segment.speech_start / RATE
+            duration = max(0.0, segment.end / RATE - start)
+        return Hypothesis(
+            utterance=self._number(segment),
+            text=result.text,
+            is_final=True,
+            start=round(start, 3),
+            duration=round(duration, 3),
+            confidence=result.confidence,
+            words=tuple(words),
+            language=self._language,
+            timing="engine",
+        )
+
+    def _empty_final(self, segment: Segment) -> Hypothesis:
+        start = segment.speech_start / RATE
+        return Hypothesis(
+            utterance=self._number(segment),
+            text="",
+            is_final=True,
+            start=round(start, 3),
+            duration=round(max(0.0, segment.end / RATE - start), 3),
+            confidence=0.0,
+            words=(),
+            language=self._language,
+        )
+
+    # -- partials -------------------------------------------------------------------------
+
+    def _partial_may_run(self) -> bool:
+        """Partials never cost a final anything: skip unless the machine has room right now."""
+        return (
+            self._pending_finals == 0
+            and self._limiter.available_tokens >= 1
+            and self._limiter.statistics().tasks_waiting == 0
+        )
+
+    async def _partials_worker(self, results: trio.MemorySendChannel[Hypothesis]) -> None:
+        while not self._input_done:
+            await self._partial_wake.wait()
+            self._partial_wake = trio.Event()
+            request, self._partial_request = self._partial_request, None
+            if request is None:
+                continue
+            segment, length = request
+            if segment.ended or not self._partial_may_run():
+                continue
+            result = await self._in_thread(self._decode, segment.audio[:length], False)
+            if result is None:
+                continue
+            async with self._send_lock:
+                if segment.ended:
+                    continue  # its final is queued: a partial now would be stale
+                start = segment.speech_start / RATE
+                await results.send(
+                    Hypothesis(
+                        utterance=self._number(segment),
+                        text=result.text,
+                        is_final=False,
+                        start=round(start, 3),
+                        duration=round(max(0.0, (segment.start + length) / RATE - start), 3),
+                        confidence=result.confidence,
+                        words=(),
+                        language=self._language,
+                    )
+                )

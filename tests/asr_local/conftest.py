@@ -1,0 +1,42 @@
+"""Fixtures for the embedded engine's tests: one tiny.en model per test session.
+
+Loading a model takes ~0.5 s and every test needs one, so the engine is started once (in its
+own short ``trio.run``) and shared; each test then creates fresh recognizers in its own trio
+run, exactly as server sessions do. espeak-ng is required (``apt-get install espeak-ng``):
+tests skip without it on a developer machine and fail under CI, where it must be installed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import trio
+
+from connector.asr.local import LocalEngine, create_engine
+from tests.speech import espeak_available
+
+TEST_ENV = {
+    "LOCAL_MODEL": "tiny.en",
+    "LOCAL_THREADS": "2",
+    "LOCAL_PARTIAL_INTERVAL": "1.0",
+    "CONNECTOR_SEND_PARTIALS": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def speech_ready() -> None:
+    if not espeak_available():
+        message = "espeak-ng is not installed (apt-get install -y espeak-ng)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def local_engine(speech_ready: None) -> Iterator[LocalEngine]:
+    engine = create_engine(TEST_ENV)
+    trio.run(engine.start)
+    yield engine
+    trio.run(engine.aclose)
