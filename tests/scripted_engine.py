@@ -36,6 +36,8 @@ class ScriptedOptions:
     partial_after: float = 0.5
     fail_after_seconds: float | None = None
     hang_on_close: bool = False
+    stall_until: trio.Event | None = None
+    """Read no audio until this is set (an engine that fell behind)."""
     use_threads: bool = False
 
 
@@ -122,6 +124,8 @@ class ScriptedRecognizer:
         audio: trio.MemoryReceiveChannel[RecognizerInput],
         results: trio.MemorySendChannel[Hypothesis],
     ) -> None:
+        if self.opts.stall_until is not None:
+            await self.opts.stall_until.wait()
         async for item in audio:
             if isinstance(item, Flush):
                 await self._finalise(results)

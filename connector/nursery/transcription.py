@@ -32,8 +32,46 @@ __all__ = ["ChannelRun", "Generation", "TranscriptionStats"]
 
 log = logging.getLogger(__name__)
 
-_ARRIVALS_KEPT = 1024
-"""Arrival times kept per channel for latency metrics (older utterances report ``None``)."""
+_ARRIVALS_KEPT = 256
+"""Frames whose arrival time is kept per channel for latency metrics (older audio reports ``None``).
+A final's latency is measured from its *end*, which is recent audio: 256 frames are 5 s of 20 ms frames."""
+
+
+class _Arrivals:
+    """When each fed frame arrived: a fixed ring of (fed end sample, trio time), 16 bytes a frame.
+
+    Kept in numpy arrays rather than a deque of tuples because every frame of every call
+    adds one: Python tuples cost ~150 bytes each and are traversed by the garbage collector.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.ends = np.zeros(size, dtype=np.int64)
+        self.times = np.zeros(size, dtype=np.float64)
+        self.count = 0
+        self.first_start = 0  # fed sample where the oldest kept frame starts
+
+    def add(self, fed_start: int, fed_end: int, now: float) -> None:
+        i = self.count % len(self.ends)
+        if self.count == 0:
+            self.first_start = fed_start
+        elif self.count >= len(self.ends):
+            self.first_start = int(self.ends[i])  # the next-oldest frame starts where this one ended
+        self.ends[i] = fed_end
+        self.times[i] = now
+        self.count += 1
+
+    def at(self, sample: float) -> float | None:
+        if not self.count or sample < self.first_start:
+            return None
+        size = len(self.ends)
+        if self.count <= size:
+            ends, times = self.ends[: self.count], self.times[: self.count]
+        else:
+            head = self.count % size
+            ends = np.concatenate((self.ends[head:], self.ends[:head]))
+            times = np.concatenate((self.times[head:], self.times[:head]))
+        index = int(np.searchsorted(ends, sample, side="left"))
+        return float(times[min(index, len(times) - 1)])
 
 EntitySink = Callable[[dict[str, Any], str, "float | None"], None]
 """Receives (entity, engine name, arrival time of the audio that ends it)."""
@@ -48,7 +86,6 @@ class TranscriptionStats:
     partials: int = 0
     audio_dropped_seconds: float = 0.0
     engine_errors: int = 0
-    final_latency_sum: float = 0.0
 
 
 @dataclass
@@ -65,23 +102,26 @@ class ChannelRun:
 
     def __post_init__(self) -> None:
         self.send, self.receive = trio.open_memory_channel[RecognizerInput](math.inf)
+        self._queued_sizes: deque[int] = deque()  # samples of each item still in the channel, oldest first
         self._utterance_ids: dict[int, str] = {}
         self._drop_logged = False
-        self._arrivals: deque[tuple[int, int, float]] = deque(maxlen=_ARRIVALS_KEPT)
+        self._arrivals = _Arrivals(_ARRIVALS_KEPT)
 
     def heard_at(self, relative_seconds: float) -> float | None:
         """When the fed sample at ``relative_seconds`` arrived (trio clock), if still known."""
-        sample = relative_seconds * 8000
-        if not self._arrivals or sample < self._arrivals[0][0]:
-            return None
-        for _, fed_end, arrived in self._arrivals:
-            if fed_end >= sample:
-                return arrived
-        return self._arrivals[-1][2]
+        return self._arrivals.at(relative_seconds * 8000)
+
+    def _settle(self) -> None:
+        """Forget what the recognizer has taken: the channel is FIFO, so the items still in it
+        are the newest ``current_buffer_used`` of those queued."""
+        used = self.send.statistics().current_buffer_used
+        while len(self._queued_sizes) > used:
+            self.buffered_samples -= self._queued_sizes.popleft()
 
     def feed(self, pcm: npt.NDArray[np.int16], stream_sample: int) -> None:
         if self.closed:
             return
+        self._settle()
         if self.buffered_samples + len(pcm) > self.max_buffered_samples:
             self.stats.audio_dropped_seconds += len(pcm) / 8000
             if not self._drop_logged:
@@ -91,21 +131,19 @@ class ChannelRun:
         self.buffered_samples += len(pcm)
         fed_before = self.timeline.fed
         self.timeline.feed(stream_sample, len(pcm))
-        self._arrivals.append((fed_before, self.timeline.fed, trio.current_time()))
+        self._arrivals.add(fed_before, self.timeline.fed, trio.current_time())
+        self._queued_sizes.append(len(pcm))
         self.send.send_nowait(AudioChunk(pcm))
 
     def flush(self) -> None:
         if not self.closed:
+            self._queued_sizes.append(0)
             self.send.send_nowait(Flush())
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             self.send.close()
-
-    def consumed(self, item: RecognizerInput) -> None:
-        if isinstance(item, AudioChunk):
-            self.buffered_samples -= len(item.pcm)
 
     def entities(self, hypothesis: Hypothesis) -> list[dict[str, Any]]:
         utterance_id = self._utterance_ids.get(hypothesis.utterance)
@@ -128,24 +166,6 @@ class ChannelRun:
             language=hypothesis.language or self.language,
             new_id=lambda: str(uuid.uuid4()),
         )
-
-
-class _CountingReceiver:
-    """Wraps the recognizer's input so consumed audio leaves the buffer count."""
-
-    def __init__(self, run: ChannelRun) -> None:
-        self._run = run
-
-    def __aiter__(self) -> _CountingReceiver:
-        return self
-
-    async def __anext__(self) -> RecognizerInput:
-        try:
-            item = await self._run.receive.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
-        self._run.consumed(item)
-        return item
 
 
 @dataclass(eq=False)
@@ -203,21 +223,12 @@ class Generation:
         options: Mapping[str, Any] = self.settings.options
         spec = RecognizerSpec(channel=run.channel, language=run.language, options=options, partials=self.partials)
         results_send, results_receive = trio.open_memory_channel[Hypothesis](math.inf)
-        input_send, input_receive = trio.open_memory_channel[RecognizerInput](0)
-
-        async def pump_input() -> None:
-            async with input_send:
-                async for item in _CountingReceiver(run):
-                    try:
-                        await input_send.send(item)
-                    except trio.BrokenResourceError:
-                        return  # the recognizer stopped reading (it failed)
 
         async def recognize() -> None:
             async with results_send:
                 try:
                     recognizer = self.engine.create(spec, self.limiter)
-                    await recognizer.run(input_receive, results_send)
+                    await recognizer.run(run.receive, results_send)
                 except Exception as exc:
                     self.stats.engine_errors += 1
                     info = str(exc) if isinstance(exc, EngineError) else "transcription engine failed"
@@ -225,7 +236,8 @@ class Generation:
                     run.close()
                     self.on_failure(info)
                 finally:
-                    input_receive.close()
+                    run.close()
+                    run.receive.close()
 
         async def deliver(receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
             async with receive:
@@ -236,7 +248,6 @@ class Generation:
                             self.on_entity(entity, self.engine.name, heard_at)
 
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(pump_input)
             nursery.start_soon(recognize)
             if self.pipeline is None:
                 nursery.start_soon(deliver, results_receive)

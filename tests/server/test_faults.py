@@ -7,6 +7,7 @@ import threading
 import uuid
 
 import numpy as np
+import pytest
 import trio
 import trio.testing
 import trio_websocket
@@ -199,3 +200,28 @@ async def test_silent_client_is_dropped_after_the_idle_timeout(start_server: Sta
         await client.closed_by_server(limit=5)  # we send nothing more: no audio, no ping
     await assert_nothing_left(running)
     assert running.server.stats.outcomes == {"vanished": 1}
+
+
+async def test_a_stalled_engine_drops_audio_beyond_the_bound_and_offsets_stay_exact(
+    start_server: StartServer,
+) -> None:
+    from connector.nursery import SessionReport
+
+    release = trio.Event()
+    reports: list[SessionReport] = []
+    engine = ScriptedEngine(options=ScriptedOptions(stall_until=release))
+    running = await start_server(
+        engine=engine, max_buffered_audio=1.0, server_kwargs={"on_session_end": reports.append}
+    )
+    async with connect(running.port, secret=TEST_SECRET) as client:
+        await client.open(media=[MONO_EXT])
+        await client.audio(np.concatenate([silence(0.2), tone(0.5), silence(2.3)]))  # 3 s; 1 s fits
+        seq = await client.send("ping")
+        assert (await client.expect("pong"))["clientseq"] == seq  # the server has read all of it
+        release.set()
+        await client.audio(np.concatenate([silence(0.5), tone(0.5), silence(0.5)]))  # speech at 3.5 s
+        await client.close()
+    await running.idle()
+    assert [f["offset"] for f in client.transcripts(final=True)] == ["PT0.2S", "PT3.5S"]
+    (report,) = reports
+    assert report.transcription.audio_dropped_seconds == pytest.approx(2.0)
