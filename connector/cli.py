@@ -12,6 +12,7 @@ import trio
 
 from .asr import EngineConfigError, EngineRegistry, load_engine
 from .config import ConfigError, Settings, load_environment
+from .gc_tuning import tune_gc
 from .logs import configure_logging
 
 __all__ = ["main"]
@@ -31,8 +32,10 @@ def build_server(settings: Settings, env: Mapping[str, str]):  # type: ignore[no
 
 async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
     server = build_server(settings, env)
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    # The receiver outlives the nursery: leaving it restores the default handlers, and a
+    # signal arriving during shutdown must still be ours.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
 
             async def watch_signals() -> None:
                 count = 0
@@ -45,9 +48,13 @@ async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
                         log.warning("second signal: stopping now")
                         nursery.cancel_scope.cancel()
 
+            async def serve(*, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+                await server.serve(task_status=task_status)
+                nursery.cancel_scope.cancel()
+
             nursery.start_soon(watch_signals)
-            await server.serve()
-            nursery.cancel_scope.cancel()
+            await nursery.start(serve)  # returns once engines are loaded and the port is open
+            tune_gc()
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

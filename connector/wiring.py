@@ -80,6 +80,15 @@ def translation_parts(settings: Settings, env: Mapping[str, str]) -> dict[str, A
 
 def build_extensions(settings: Settings, env: Mapping[str, str]) -> dict[str, Any]:
     """Keyword arguments for :class:`connector.server.ConnectorServer` beyond the engines."""
+    from .gc_tuning import full_collections
+    from .metrics import build_metrics
+
     limiter = trio.CapacityLimiter(settings.worker_threads)
-    parts: dict[str, Any] = {"limiter": limiter, **translation_parts(settings, env)}
-    return parts
+    metrics = build_metrics(env, limiter)
+    return {
+        "limiter": limiter,
+        "observer": metrics.observer,
+        "routes": metrics.routes,
+        "background": [*metrics.background, full_collections()],
+        **translation_parts(settings, env),
+    }

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from connector.config import ConfigError, Settings, load_environment
 from tests.conftest import TEST_SECRET, RunningServer
 from tests.rawclient import MONO_EXT, connect, silence, tone
+from tests.server.test_handshake import http_request
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -113,6 +115,10 @@ async def test_cli_serves_and_drains_on_sigterm(tmp_path: Path) -> None:
                         port = json.loads(line)["port"]
         async with connect(port, secret=TEST_SECRET) as client:
             await client.open(media=[MONO_EXT])
+            status, headers, body = await http_request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status == 200 and headers["content-type"].startswith("text/plain")
+            families = {f.name for f in text_string_to_metric_families(body.decode())}
+            assert {"connector_sessions_active", "connector_event_loop_lag_seconds"} <= families
             process.send_signal(signal.SIGTERM)
             await client.audio(np.concatenate([silence(0.2), tone(0.5), silence(0.5)]))
             await client.close()

@@ -1,0 +1,1 @@
+"""Benchmarks: the protocol-path load benchmark (``python -m bench.load``) and its helpers."""

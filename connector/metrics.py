@@ -1,0 +1,327 @@
+"""Prometheus metrics: the :class:`~connector.observe.Observer` hooks as counters and histograms.
+
+Operators size a deployment by two questions -- how many calls a core carries and how fast a
+transcript comes back -- so the metrics answer those first: sessions by outcome, ``opened`` and
+end-of-speech → final latency, event-loop lag, worker threads in use, and the backpressure
+counters that must stay at zero.
+
+Each server gets its own :class:`CollectorRegistry` (tests run several servers in one
+process, and nothing here touches the global registry). Label values come only from small
+fixed sets or from the configured engine names: never a session, conversation or
+organization id, which would grow the series without bound. Unknown values map to
+``"other"``.
+
+``/metrics`` is served on the public port; set ``CONNECTOR_METRICS_TOKEN`` to require
+``Authorization: Bearer <token>`` (compared in constant time).
+"""
+
+from __future__ import annotations
+
+import gc
+import hmac
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import trio
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+
+from .config import ConfigError
+from .loop_lag import watch_loop_lag
+from .nursery.session import Outcome, SessionReport
+from .observe import NullObserver, Observer
+from .server.app import Route
+from .server.http import Request
+
+__all__ = ["MetricsBundle", "MetricsSettings", "PrometheusObserver", "build_metrics"]
+
+NAMESPACE = "connector"
+
+OPENED_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+TRANSCRIPT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+MESSAGE_TYPES = frozenset(
+    {"opened", "pong", "event", "closed", "disconnect", "updated", "paused", "resumed", "reconnect", "error"}
+)
+REFUSAL_REASONS = frozenset({"unauthorized", "bad_request", "draining", "busy", "upgrade_required"})
+BACKPRESSURE_KINDS = frozenset({"partial_superseded", "partial_dropped", "events_batched"})
+MAX_ENGINE_LABELS = 16
+"""Engine names come from configuration; this cap keeps a misbehaving plug-in from growing series."""
+
+MIN_TOKEN_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool = True
+    token: str | None = None
+    loop_lag_interval: float = 0.1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MetricsSettings:
+        """Read ``CONNECTOR_METRICS*``; raise :class:`ConfigError` listing every problem."""
+        errors: list[str] = []
+        enabled = True
+        raw = env.get("CONNECTOR_METRICS", "").strip().lower()
+        if raw in ("0", "false", "no", "off"):
+            enabled = False
+        elif raw not in ("", "1", "true", "yes", "on"):
+            errors.append("CONNECTOR_METRICS: expected true or false")
+        token = env.get("CONNECTOR_METRICS_TOKEN", "").strip() or None
+        if token is not None and (
+            len(token) < MIN_TOKEN_LENGTH or not token.isascii() or not token.isprintable() or " " in token
+        ):
+            errors.append(
+                f"CONNECTOR_METRICS_TOKEN: must be at least {MIN_TOKEN_LENGTH} printable ASCII characters "
+                "without spaces (it is sent as 'Authorization: Bearer <token>')"
+            )
+        interval = 0.1
+        raw_interval = env.get("CONNECTOR_LOOP_LAG_INTERVAL", "").strip()
+        if raw_interval:
+            try:
+                interval = float(raw_interval)
+                if not 0.001 <= interval <= 60:
+                    raise ValueError
+            except ValueError:
+                errors.append("CONNECTOR_LOOP_LAG_INTERVAL: must be a number of seconds between 0.001 and 60")
+        if errors:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+        return cls(enabled=enabled, token=token, loop_lag_interval=interval)
+
+
+def _bounded(value: str, allowed: Iterable[str]) -> str:
+    return value if value in allowed else "other"
+
+
+class PrometheusObserver:
+    """Implements :class:`~connector.observe.Observer`; every hook is a few dict look-ups and a locked add."""
+
+    def __init__(self, registry: CollectorRegistry, limiter: trio.CapacityLimiter) -> None:
+        self.registry = registry
+        r = registry
+        self.sessions_active = Gauge(f"{NAMESPACE}_sessions_active", "Sessions being served now", registry=r)
+        self.sessions = Counter(
+            f"{NAMESPACE}_sessions", "Sessions that ended, by outcome", ["outcome"], registry=r
+        )
+        self._outcome = {o: self.sessions.labels(o.value) for o in Outcome}
+        self.refused = Counter(
+            f"{NAMESPACE}_upgrades_refused",
+            "WebSocket upgrades refused before a session started, by HTTP status and reason",
+            ["status", "reason"],
+            registry=r,
+        )
+        self.opened_latency = Histogram(
+            f"{NAMESPACE}_opened_latency_seconds",
+            "From receiving 'open' to writing 'opened'",
+            buckets=OPENED_BUCKETS,
+            registry=r,
+        )
+        self.final_latency = Histogram(
+            f"{NAMESPACE}_final_latency_seconds",
+            "From receiving the last audio of an utterance to sending its final transcript, per engine",
+            ["engine"],
+            buckets=TRANSCRIPT_BUCKETS,
+            registry=r,
+        )
+        self.partial_latency = Histogram(
+            f"{NAMESPACE}_partial_latency_seconds",
+            "From receiving the last audio a partial covers to sending it, per engine",
+            ["engine"],
+            buckets=TRANSCRIPT_BUCKETS,
+            registry=r,
+        )
+        self.transcripts = Counter(
+            f"{NAMESPACE}_transcripts_sent",
+            "Transcript entities sent, per engine and kind (final or partial)",
+            ["engine", "kind"],
+            registry=r,
+        )
+        self.messages = Counter(
+            f"{NAMESPACE}_messages_sent", "Protocol messages written, by type", ["type"], registry=r
+        )
+        self._message = {t: self.messages.labels(t) for t in (*MESSAGE_TYPES, "other")}
+        self.queue_depth = Gauge(
+            f"{NAMESPACE}_sender_queue_depth", "Transcript events waiting in senders (all sessions)", registry=r
+        )
+        self.delayed = Counter(
+            f"{NAMESPACE}_sender_delay_seconds",
+            "Time transcript events were held back: cause=rate (token bucket) or backoff (client 429)",
+            ["cause"],
+            registry=r,
+        )
+        self._delay = {c: self.delayed.labels(c) for c in ("rate", "backoff", "other")}
+        self.backpressure_events = Counter(
+            f"{NAMESPACE}_backpressure_events",
+            "Transcript events superseded, dropped or batched under load (dropped should stay 0)",
+            ["what"],
+            registry=r,
+        )
+        self._backpressure = {w: self.backpressure_events.labels(w) for w in (*BACKPRESSURE_KINDS, "other")}
+        self.audio_dropped = Counter(
+            f"{NAMESPACE}_audio_dropped_seconds",
+            "Audio not transcribed because an engine fell behind real time (should stay 0)",
+            registry=r,
+        )
+        self.engine_errors = Counter(f"{NAMESPACE}_engine_errors", "Recognizer failures", ["engine"], registry=r)
+        self.engine_restarts = Counter(
+            f"{NAMESPACE}_engine_restarts", "Recognizers restarted within a session (update)", ["engine"], registry=r
+        )
+        self.audio_received_seconds = Counter(
+            f"{NAMESPACE}_audio_received_seconds", "Audio received (stream seconds)", registry=r
+        )
+        self.audio_discarded_seconds = Counter(
+            f"{NAMESPACE}_audio_discarded_seconds", "Audio the client reported as discarded", registry=r
+        )
+        self.loop_lag = Histogram(
+            f"{NAMESPACE}_event_loop_lag_seconds",
+            "How late a fixed-interval sleep on the event loop wakes",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.gc_pause = Histogram(
+            f"{NAMESPACE}_gc_pause_seconds",
+            "Pauses of Python's cyclic garbage collector, by generation (they stop the event loop)",
+            ["generation"],
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        in_use = Gauge(f"{NAMESPACE}_worker_threads_in_use", "Worker-thread tokens borrowed now", registry=r)
+        in_use.set_function(lambda: float(limiter.borrowed_tokens))
+        total = Gauge(f"{NAMESPACE}_worker_threads_limit", "Worker-thread tokens available in total", registry=r)
+        total.set_function(lambda: float(limiter.total_tokens))
+        threads = Gauge(f"{NAMESPACE}_python_threads", "Live Python threads in the process", registry=r)
+        threads.set_function(lambda: float(threading.active_count()))
+        self._engines: dict[str, str] = {}
+
+    def _engine(self, engine: str) -> str:
+        label = self._engines.get(engine)
+        if label is None:
+            label = engine if len(self._engines) < MAX_ENGINE_LABELS else "other"
+            self._engines[engine] = label
+        return label
+
+    # ------------------------------------------------------------ Observer
+
+    def session_started(self) -> None:
+        self.sessions_active.inc()
+
+    def session_ended(self, report: SessionReport) -> None:
+        self.sessions_active.dec()
+        self._outcome[report.outcome].inc()
+        if report.transcription.audio_dropped_seconds > 0:
+            self.audio_dropped.inc(report.transcription.audio_dropped_seconds)
+
+    def upgrade_refused(self, status: int, reason: str) -> None:
+        self.refused.labels(str(status) if 100 <= status <= 599 else "other", _bounded(reason, REFUSAL_REASONS)).inc()
+
+    def opened_sent(self, seconds: float) -> None:
+        self.opened_latency.observe(seconds)
+
+    def transcript_sent(self, engine: str, is_final: bool, seconds: float | None) -> None:
+        label = self._engine(engine)
+        self.transcripts.labels(label, "final" if is_final else "partial").inc()
+        if seconds is not None:
+            (self.final_latency if is_final else self.partial_latency).labels(label).observe(max(0.0, seconds))
+
+    def message_sent(self, message_type: str) -> None:
+        self._message.get(message_type, self._message["other"]).inc()
+
+    def sender_delayed(self, cause: str, seconds: float) -> None:
+        self._delay.get(cause, self._delay["other"]).inc(max(0.0, seconds))
+
+    def sender_queue_depth(self, depth: int) -> None:
+        self.queue_depth.inc(depth)
+
+    def backpressure(self, what: str, amount: float) -> None:
+        if what == "audio_dropped_seconds":
+            return  # counted once per session from the report (see session_ended)
+        self._backpressure.get(what, self._backpressure["other"]).inc(max(0.0, amount))
+
+    def engine_error(self, engine: str) -> None:
+        self.engine_errors.labels(self._engine(engine)).inc()
+
+    def engine_restart(self, engine: str) -> None:
+        self.engine_restarts.labels(self._engine(engine)).inc()
+
+    def audio_received(self, seconds: float) -> None:
+        self.audio_received_seconds.inc(seconds)
+
+    def audio_discarded(self, seconds: float) -> None:
+        self.audio_discarded_seconds.inc(seconds)
+
+
+async def watch_gc_pauses(histogram: Histogram) -> None:
+    """Time every collection while this task runs (``gc.callbacks`` is process-wide, so the
+    callback lives exactly as long as the server that owns the histogram)."""
+    children = {generation: histogram.labels(str(generation)) for generation in (0, 1, 2)}
+    started = 0.0
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            children[info["generation"]].observe(time.perf_counter() - started)
+
+    gc.callbacks.append(callback)
+    try:
+        await trio.sleep_forever()
+    finally:
+        gc.callbacks.remove(callback)
+
+
+def metrics_route(registry: CollectorRegistry, token: str | None) -> Route:
+    """``GET /metrics``: the registry in the Prometheus text format, behind an optional bearer token."""
+    expected = token.encode() if token is not None else None
+
+    async def route(request: Request) -> tuple[int, Any, str]:
+        if expected is not None:
+            scheme, _, given = (request.header("authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+                body = {"error": "unauthorized", "info": "missing or wrong 'Authorization: Bearer' token"}
+                return 401, body, "application/json"
+        return 200, generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+
+    return route
+
+
+@dataclass
+class MetricsBundle:
+    """What :class:`~connector.server.ConnectorServer` takes: ``observer=``, ``routes=``, ``background=``."""
+
+    observer: Observer
+    routes: dict[str, Route] = field(default_factory=dict)
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    registry: CollectorRegistry | None = None
+
+
+def build_metrics(env: Mapping[str, str], limiter: trio.CapacityLimiter) -> MetricsBundle:
+    """Metrics for one server; ``limiter`` must be the server's worker-thread limiter."""
+    settings = MetricsSettings.from_env(env)
+    if not settings.enabled:
+        return MetricsBundle(observer=NullObserver())
+    # ``*_created`` series double the output and no dashboard of ours reads them. This is a
+    # process-wide switch in prometheus-client; every registry in this process is ours.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    observer = PrometheusObserver(registry, limiter)
+    probe = partial(watch_loop_lag, settings.loop_lag_interval, observer.loop_lag.observe)
+    return MetricsBundle(
+        observer=observer,
+        routes={"/metrics": metrics_route(registry, settings.token)},
+        background=[probe, partial(watch_gc_pauses, observer.gc_pause)],
+        registry=registry,
+    )
