@@ -188,6 +188,7 @@ class ConnectorServer:
                 for service in self.services:
                     await service.aclose()
                 await self.engines.aclose()
+            log.info("stopped", extra={"sessions_total": self.stats.sessions_total})
 
     async def _drain(self, accept_scope: trio.CancelScope, listeners: list[trio.SocketListener]) -> None:
         """Keep answering (health 503, upgrades 503) while live sessions finish, then stop."""
