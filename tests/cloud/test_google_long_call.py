@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 
 from connector.asr.google import create_engine
