@@ -44,6 +44,7 @@ import trio
 
 from bench.light_client import LightDriver
 from bench.probe import Metrics, ProcSample, cpu_busy_seconds, histogram_quantile, sample_process, scrape
+from bench.runner import run_benchmark
 from connector.loop_lag import watch_loop_lag
 from connector.simulator import AudioSource, CallConfig, CallResult, DiscardAt, Injection, PauseAt, UpdateAt, run_call
 
@@ -600,17 +601,8 @@ async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _arguments(argv)
-    if not args.no_pin:
-        os.sched_setaffinity(0, {args.client_cpu})
-    if args.server_log:
-        with open(args.server_log, "ab") as log:
-            result = trio.run(_run, args, log)
-    else:
-        result = trio.run(_run, args, None)
+    result = run_benchmark(_arguments(argv), _run)
     print(f"knee: {result['knee']} concurrent calls", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -32,14 +32,11 @@ final p95 < 1 s; the largest passing step is the engine's real-time channels per
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -48,6 +45,7 @@ import trio
 
 from bench.load import BENCH_KEY, BENCH_SECRET, ServerProcess, machine_info
 from bench.probe import Metrics, ProcSample, cpu_busy_seconds, sample_process, scrape
+from bench.runner import run_benchmark
 from connector.simulator import AudioSource, CallConfig, CallResult, Transcript, run_call
 from tests.speech import RATE, normalize_words, silence, synthesize, word_error_rate
 
@@ -411,17 +409,8 @@ async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _arguments(argv)
-    if not args.no_pin:
-        os.sched_setaffinity(0, {args.client_cpu})
-    if args.server_log:
-        with open(args.server_log, "ab") as log:
-            result = trio.run(_run, args, log)
-    else:
-        result = trio.run(_run, args, None)
+    result = run_benchmark(_arguments(argv), _run)
     print(f"real-time channels per core: {result['real_time_channels']}", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
