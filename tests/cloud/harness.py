@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import trio
 
-from connector.asr.base import AudioChunk, Flush, Hypothesis, Recognizer, RecognizerInput
+from connector.asr.base import AudioChunk, EngineFactory, Flush, Hypothesis, Recognizer, RecognizerInput
 
 
 @dataclass
@@ -78,3 +79,23 @@ def assert_threads_settle(baseline: set[threading.Thread], timeout: float = 5.0)
         thread.join(timeout)
     left = busy_threads(baseline)
     assert not left, f"threads left behind: {[t.name for t in left]}"
+
+
+@asynccontextmanager
+async def started_engines(
+    create: Callable[[dict[str, str]], EngineFactory],
+) -> AsyncIterator[Callable[[dict[str, str]], Awaitable[EngineFactory]]]:
+    """``make(env)`` creates and starts an engine; every one made is closed on exit."""
+    engines: list[EngineFactory] = []
+
+    async def make(env: dict[str, str]) -> EngineFactory:
+        engine = create(env)
+        await engine.start()
+        engines.append(engine)
+        return engine
+
+    try:
+        yield make
+    finally:
+        for engine in engines:
+            await engine.aclose()

@@ -14,10 +14,10 @@ import pytest
 import trio
 
 from connector.asr.base import EngineConfigError, EngineError, Flush, RecognizerSpec
-from connector.asr.google import GoogleEngine, create_engine
+from connector.asr.google import create_engine
 from connector.asr.registry import load_engine
 from tests.cloud.fake_google import Failure, FakeSpeech
-from tests.cloud.harness import assert_threads_settle, drive
+from tests.cloud.harness import assert_threads_settle, drive, started_engines
 from tests.cloud.synthetic import SpokenWord, chunks, render, word_sequence
 
 
@@ -51,17 +51,8 @@ def env_for(address: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def make_engine(baseline: set[threading.Thread]) -> AsyncIterator[Any]:
-    engines: list[GoogleEngine] = []
-
-    async def make(env: dict[str, str]) -> GoogleEngine:
-        engine = create_engine(env)
-        await engine.start()
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.aclose()
+    async with started_engines(create_engine) as make:
+        yield make
 
 
 def spec(**options: Any) -> RecognizerSpec:

@@ -13,12 +13,12 @@ import trio
 
 from connector.asr.base import AudioChunk, EngineConfigError, EngineError, Flush, RecognizerSpec
 from connector.asr.languages import NATIVE_PROMPTS, google_language_code, normalize_tag, openai_language
-from connector.asr.openai import OpenAIEngine, create_engine
+from connector.asr.openai import create_engine
 from connector.asr.openai.config import OpenAISettings
 from connector.asr.openai.segmenter import EndpointSegmenter
 from connector.asr.registry import load_engine
 from tests.cloud.fake_openai import FakeOpenAI
-from tests.cloud.harness import assert_threads_settle, drive
+from tests.cloud.harness import assert_threads_settle, drive, started_engines
 from tests.cloud.synthetic import SpokenWord, chunks, render, word_sequence
 
 
@@ -53,17 +53,8 @@ def env_for(fake: FakeOpenAI, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def make_engine(baseline: set[threading.Thread]) -> AsyncIterator[Any]:
-    engines: list[OpenAIEngine] = []
-
-    async def make(env: dict[str, str]) -> OpenAIEngine:
-        engine = create_engine(env)
-        await engine.start()
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.aclose()
+    async with started_engines(create_engine) as make:
+        yield make
 
 
 def spec(language: str = "en-US", **options: Any) -> RecognizerSpec:
