@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import trio
-from trio_websocket import ConnectionClosed
 
 from ..asr import EngineRegistry
 from ..observe import NullObserver, Observer
@@ -34,6 +33,7 @@ from ..protocol import (
     State,
     StopTranscription,
 )
+from ..websocket import ConnectionClosed
 from .limits import SessionLimits
 from .sender import Sender
 from .transcription import Generation, Pipeline, TranscriptionStats
@@ -44,7 +44,11 @@ log = logging.getLogger(__name__)
 
 
 class WebSocket(Protocol):
-    """What the session needs of a connection (trio-websocket's ``WebSocketConnection``)."""
+    """What the session needs of a connection (:class:`connector.websocket.WebSocketConnection`).
+
+    ``get_message`` and ``send_message`` raise :class:`connector.websocket.ConnectionClosed`
+    once the connection is closed or lost.
+    """
 
     async def get_message(self) -> str | bytes: ...
 
@@ -69,10 +73,6 @@ class SessionReport:
     transcription: TranscriptionStats = field(default_factory=TranscriptionStats)
     sender: Any = None
     machine: SessionMachine | None = None
-
-
-class _ConnectionClosed(Exception):
-    pass
 
 
 @dataclass

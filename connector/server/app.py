@@ -4,7 +4,8 @@ One listener serves everything Genesys and a load balancer need behind one URL: 
 upgrades on the configured path, ``GET /health``, and any extra GET routes (``/metrics``).
 We read the request head ourselves so that routing, authentication and refusals (401, 503,
 404 with a JSON body) happen *before* the upgrade, and so that the signature is checked
-against the real ``Host``. Accepted upgrades are replayed into trio-websocket.
+against the real ``Host``. Accepted upgrades become a :class:`connector.websocket.WebSocketConnection`
+read by the session's own receiver task.
 
 Shutdown (SIGTERM): stop accepting, let live sessions finish for ``drain_timeout``, then ask
 the rest to end with ``disconnect`` (finals are still flushed), and finally cancel whatever
@@ -20,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import trio
-import trio_websocket
 
 from ..asr import EngineConfigError, EngineRegistry
 from ..config import Settings
@@ -31,12 +31,13 @@ from ..observe import NullObserver, Observer
 from ..protocol import CallSettings, SessionMachine
 from ..protocol.messages import LANGUAGE_CODE, is_uuid
 from ..security import FAILURE_DELAY, Authenticator
+from ..websocket import HandshakeError, WebSocketConnection, accept_response, check_upgrade
 from .http import HttpError, Request, read_request, send_json
-from .prefixed_stream import PrefixedStream
 
 __all__ = ["ConnectorServer", "EnginePolicy", "Route"]
 
 log = logging.getLogger(__name__)
+
 
 class Service(Protocol):
     """Something started with the server and closed after it (a translator client, ...)."""
@@ -50,7 +51,7 @@ Route = Callable[[Request], Awaitable[tuple[int, Any, str]]]
 """A GET handler: returns (status, body, content type); body is bytes or JSON-able."""
 
 MAX_WEBSOCKET_MESSAGE = 1 << 20
-"""Frames above this are refused by trio-websocket (1009); text over 64 KiB gets a ``disconnect``."""
+"""Messages above this are refused with close 1009; text over 64 KiB gets a ``disconnect``."""
 
 
 @dataclass
@@ -259,14 +260,21 @@ class ConnectorServer:
         }
         return (503 if self.draining else 200), body, "application/json"
 
-    async def _refuse(self, stream: trio.abc.Stream, status: int, error: str, info: str) -> None:
+    async def _refuse(
+        self, stream: trio.abc.Stream, status: int, error: str, info: str, headers: list[tuple[str, str]] | None = None
+    ) -> None:
         self.stats.rejected_upgrades[status] = self.stats.rejected_upgrades.get(status, 0) + 1
         self.observer.upgrade_refused(status, error)
-        await send_json(stream, status, {"error": error, "info": info})
+        await send_json(stream, status, {"error": error, "info": info}, extra_headers=headers)
 
     async def _upgrade(self, stream: trio.abc.Stream, request: Request, started: float) -> None:
         if request.method != "GET" or not request.is_websocket_upgrade:
             await self._refuse(stream, 426, "upgrade_required", "this path accepts WebSocket upgrades only")
+            return
+        try:
+            key = check_upgrade(request.header)
+        except HandshakeError as exc:
+            await self._refuse(stream, exc.status, "bad_handshake", exc.reason, exc.headers)
             return
         if self.draining:
             await self._refuse(stream, 503, "draining", "server is shutting down")
@@ -288,13 +296,10 @@ class ConnectorServer:
         assert ids is not None
         organization_id, session_id, correlation_id = ids
         with bind(session=session_id, correlation=correlation_id, organization=organization_id):
-            async with trio.open_nursery() as nursery:
-                ws_request = await trio_websocket.wrap_server_stream(
-                    nursery, PrefixedStream(stream, request.raw), max_message_size=MAX_WEBSOCKET_MESSAGE
-                )
-                ws = await ws_request.accept()
-                await self._run(ws, session_id, organization_id, auth_failure)
-                nursery.cancel_scope.cancel()
+            with trio.fail_after(self.settings.handshake_timeout):
+                await stream.send_all(accept_response(key))
+            ws = WebSocketConnection(stream, initial=request.rest, max_message_size=MAX_WEBSOCKET_MESSAGE)
+            await self._run(ws, session_id, organization_id, auth_failure)
 
     def _authenticate(self, request: Request) -> tuple[str | None, tuple[str, str, str] | None]:
         """(failure reason or None, (org, session, correlation) when the ids are valid)."""
@@ -320,7 +325,9 @@ class ConnectorServer:
             )
         return (None if result.ok else result.reason), None
 
-    async def _run(self, ws: Any, session_id: str, organization_id: str, auth_failure: str | None) -> None:
+    async def _run(
+        self, ws: WebSocketConnection, session_id: str, organization_id: str, auth_failure: str | None
+    ) -> None:
         machine = SessionMachine(
             session_id=session_id,
             organization_id=organization_id,
@@ -364,4 +371,3 @@ class ConnectorServer:
             log.warning("session ended without close/closed")
         if self.on_session_end is not None:
             self.on_session_end(report)
-

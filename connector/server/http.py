@@ -32,8 +32,8 @@ class Request:
     method: str
     target: str
     headers: list[tuple[str, str]]
-    raw: bytes
-    """Every byte read so far (the head and anything after it), for replay to the WebSocket."""
+    rest: bytes = b""
+    """Bytes the client sent after the head (the first WebSocket frames, if it did not wait)."""
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -78,7 +78,7 @@ async def read_request(stream: trio.abc.Stream) -> Request | None:
                 method=event.method.decode("ascii", "replace"),
                 target=event.target.decode("latin-1"),
                 headers=headers,
-                raw=bytes(raw),
+                rest=bytes(conn.trailing_data[0]),
             )
         raise HttpError(400, "unexpected data before the request head")
 

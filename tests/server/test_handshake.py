@@ -198,3 +198,32 @@ async def test_session_limit_answers_503(start_server: StartServer) -> None:
         status, _, body = await http_request(running.port, upgrade_head(host=f"127.0.0.1:{running.port}"))
         assert status == 503 and json.loads(body)["error"] == "busy"
         await client.close()
+
+
+async def test_websocket_handshake_checks_and_accept_key(running: RunningServer) -> None:
+    host = f"127.0.0.1:{running.port}"
+    status, headers, _ = await http_request(running.port, upgrade_head(host=host))
+    assert status == 101 and headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 1.3
+    old = upgrade_head(host=host).replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8")
+    status, headers, body = await http_request(running.port, old)
+    assert status == 426 and headers["sec-websocket-version"] == "13"
+    assert json.loads(body)["error"] == "bad_handshake"
+    bad_key = upgrade_head(host=host).replace("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=")
+    status, _, body = await http_request(running.port, bad_key)
+    assert status == 400 and "Sec-WebSocket-Key" in json.loads(body)["info"]
+    await assert_nothing_left(running)
+
+
+async def test_frames_sent_together_with_the_head_are_read(running: RunningServer) -> None:
+    """A client may pipeline its first frames behind the upgrade request (no wait for 101)."""
+    ping = bytes((0x89, 0x82)) + b"\x01\x02\x03\x04" + bytes(b ^ k for b, k in zip(b"hi", b"\x01\x02", strict=True))
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream("127.0.0.1", running.port)
+        async with stream:
+            await stream.send_all(upgrade_head(host=f"127.0.0.1:{running.port}").encode("latin-1") + ping)
+            data = b""
+            while not data.endswith(b"\x8a\x02hi"):
+                chunk = await stream.receive_some(65536)
+                assert chunk, f"connection closed after {data!r}"
+                data += chunk
+    assert data.startswith(b"HTTP/1.1 101 ")
