@@ -158,6 +158,7 @@ class Settings:
         read("CONNECTOR_MAX_QUEUED_EVENTS", "max_queued_events", _positive(int), limits)
         read("CONNECTOR_SEND_PARTIALS", "send_partials", _bool, limits)
         read("CONNECTOR_MAX_BUFFERED_AUDIO", "max_buffered_audio", _positive(float), limits)
+        read("CONNECTOR_ENGINE_CHUNK", "engine_chunk", _non_negative(float), limits)
         read("CONNECTOR_ENGINE_STOP_TIMEOUT", "engine_stop_timeout", _positive(float), limits)
         read("CONNECTOR_OPEN_TIMEOUT", "open_timeout", _positive(float), limits)
         read("CONNECTOR_CLOSE_TIMEOUT", "close_timeout", _positive(float), limits)
@@ -175,9 +176,7 @@ class Settings:
             errors.append("CONNECTOR_ENGINES: at least one engine must be enabled")
         elif settings.default_engine not in settings.engines and not any(":" in e for e in settings.engines):
             # (``module:function`` engines are named by their factory; the registry checks those.)
-            errors.append(
-                f"CONNECTOR_DEFAULT_ENGINE: {settings.default_engine!r} is not in CONNECTOR_ENGINES"
-            )
+            errors.append(f"CONNECTOR_DEFAULT_ENGINE: {settings.default_engine!r} is not in CONNECTOR_ENGINES")
         if settings.limits.event_burst < 1:
             errors.append("CONNECTOR_EVENT_BURST: must be >= 1")
         if not settings.api_keys and not settings.allow_anonymous:

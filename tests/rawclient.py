@@ -109,11 +109,15 @@ class RawClient:
         await self.send("open", params)
         return await self.expect("opened", "disconnect")
 
-    async def audio(self, *channels: np.ndarray, frame_ms: int = 100) -> None:
-        """Stream the channels (as fast as the socket takes them) in ``frame_ms`` frames."""
+    async def audio(self, *channels: np.ndarray, frame_ms: int = 100, speed: float | None = None) -> None:
+        """Stream the channels in ``frame_ms`` frames: as fast as the socket takes them, or at
+        ``speed`` times real time (a live source, for behaviour that depends on arrival)."""
         step = 8 * frame_ms
         length = max(len(c) for c in channels)
+        began = trio.current_time()
         for start in range(0, length, step):
+            if speed is not None:
+                await trio.sleep_until(began + start / 8000 / speed)
             parts = [c[start : start + step] for c in channels]
             await self.ws.send_message(interleave(*parts))
             self.samples += max(len(p) for p in parts)

@@ -17,6 +17,8 @@ class SessionLimits:
     """Interim results are off by default: Genesys' reference test client counts every
     transcript event, partials included; a call can turn them on (``customConfig.partialResults``)."""
     max_buffered_audio: float = 30.0
+    engine_chunk: float = 0.1
+    """Seconds of audio gathered per channel before a recognizer is woken (0: every frame)."""
     engine_stop_timeout: float = 5.0
     open_timeout: float = 10.0
     close_timeout: float = 10.0

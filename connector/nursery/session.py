@@ -252,6 +252,7 @@ class _Session:
             on_failure=lambda info: self._engine_failed(engine.name, info),
             stats=self.report.transcription,
             max_buffered_seconds=self.limits.max_buffered_audio,
+            chunk_seconds=self.limits.engine_chunk,
             pipeline=self.pipeline_for(settings),
             partials=bool(settings.options.get("partialResults", self.limits.send_partials)),
         )

@@ -118,7 +118,8 @@ async def test_partials_precede_their_final_with_the_same_id(server: RunningServ
     speech = synthesize("i have been waiting on hold for a very long time today")
     async with connect(server.port, secret=TEST_SECRET) as client:
         await client.open(media=[MONO_EXT], custom={"partialResults": True})
-        await client.audio(np.concatenate([silence(0.3), speech, silence(1.0)]), frame_ms=20)
+        # Partials exist while an utterance is still arriving: stream it live (twice real time).
+        await client.audio(np.concatenate([silence(0.3), speech, silence(1.0)]), frame_ms=20, speed=2.0)
         await client.close(limit=30)
     transcripts = client.transcripts()
     assert transcripts[-1]["isFinal"] is True
