@@ -129,7 +129,8 @@ class ChannelRun:
     def feed(self, pcm: npt.NDArray[np.int16], stream_sample: int) -> None:
         if self.closed:
             return
-        self._settle()
+        if self.buffered_samples + len(pcm) > self.max_buffered_samples:
+            self._settle()  # only near the bound: the count is an upper bound until settled
         if self.buffered_samples + len(pcm) > self.max_buffered_samples:
             self.stats.audio_dropped_seconds += len(pcm) / 8000
             if not self._drop_logged:
@@ -152,6 +153,8 @@ class ChannelRun:
         pending = self._pending
         pcm = pending[0] if len(pending) == 1 else np.concatenate(pending)
         self._pending, self._pending_samples = [], 0
+        if len(self._queued_sizes) >= 32:
+            self._settle()  # keeps the bookkeeping small on a long call
         self._queued_sizes.append(len(pcm))
         self.send.send_nowait(AudioChunk(pcm))
 

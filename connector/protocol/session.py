@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ..audio.codecs import decode, deinterleave
+from ..audio.codecs import decode_channels
 from ..audio.timeline import StreamClock
 from .durations import parse_duration
 from .media import MediaFormat, select_media
@@ -277,7 +277,7 @@ class SessionMachine:
             return self._violation(
                 f"Audio frame length {len(data)} is not a multiple of {self.media.bytes_per_frame}"
             )
-        channels = deinterleave(decode(data, self.media.format), len(self.media.channels))
+        channels = decode_channels(data, self.media.format, len(self.media.channels))
         samples = len(channels[0])
         start = self.clock.samples
         self.clock.advance(samples)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from connector.audio.codecs import decode, decode_l16, decode_ulaw, deinterleave, encode_ulaw
+from connector.audio.codecs import decode, decode_channels, decode_l16, decode_ulaw, deinterleave, encode_ulaw
 from connector.audio.timeline import StreamClock, TimelineMap
 
 
@@ -39,6 +39,15 @@ def test_deinterleave() -> None:
     left, right = deinterleave(np.array([1, 2, 3, 4, 5, 6], dtype=np.int16), 2)
     assert left.tolist() == [1, 3, 5] and right.tolist() == [2, 4, 6]
     assert left.flags["C_CONTIGUOUS"]
+
+
+def test_decode_channels_equals_decode_then_deinterleave() -> None:
+    frame = bytes(range(256)) * 3
+    for fmt, channels in (("PCMU", 1), ("PCMU", 2), ("PCMU", 3), ("L16", 2)):
+        fused = decode_channels(frame, fmt, channels)
+        separate = deinterleave(decode(frame, fmt), channels)
+        assert [c.tolist() for c in fused] == [c.tolist() for c in separate]
+        assert all(c.flags["C_CONTIGUOUS"] and c.dtype == np.int16 for c in fused)
 
 
 def test_stream_clock_counts_samples_and_gaps() -> None:

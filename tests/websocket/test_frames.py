@@ -54,6 +54,7 @@ def test_unmask_matches_the_rfc_definition() -> None:
     for n in (0, 1, 3, 4, 5, 125, 126, 3200, 65537):
         payload, key = rng.randbytes(n), rng.randbytes(4)
         assert unmask(payload, key) == bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        assert unmask(b"head" + payload + b"tail", key, 4, n) == unmask(payload, key)  # a view, not a slice
 
 
 def test_messages_from_wsproto_in_every_size_class() -> None:
