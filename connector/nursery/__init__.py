@@ -2,7 +2,7 @@
 
 from .limits import SessionLimits
 from .sender import Sender, SenderStats
-from .session import Outcome, SessionReport, WebSocket, run_session
+from .session import Outcome, SessionReport, Shutdown, WebSocket, run_session
 from .token_bucket import TokenBucket
 from .transcription import ChannelRun, Generation, TranscriptionStats
 
@@ -14,6 +14,7 @@ __all__ = [
     "SenderStats",
     "SessionLimits",
     "SessionReport",
+    "Shutdown",
     "TokenBucket",
     "TranscriptionStats",
     "WebSocket",

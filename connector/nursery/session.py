@@ -1,9 +1,10 @@
 """One AudioHook session as one trio nursery.
 
 Children: the receiver (reads frames, feeds the sans-IO machine, applies its effects), the
-sender (the only writer), one task per recognizer generation (each with a task per channel,
-and the translator pipeline where the call asked for translation), and small watchdogs for
-the open, close and shutdown deadlines. Whatever ends the session -- ``closed``, the client
+sender (the only writer), one task per recognizer generation (holding each channel's
+recognizer and delivery tasks, and the translator where the call asked for translation), and
+small watchdogs for the open and close deadlines. A server shutdown reaches the session as a
+callback, not as one more parked task per call. Whatever ends the session -- ``closed``, the client
 vanishing, a send that cannot complete, a server shutdown, cancellation from outside -- the
 nursery exits with nothing left running, and the WebSocket is closed in shielded cleanup.
 """
@@ -38,7 +39,7 @@ from .limits import SessionLimits
 from .sender import Sender
 from .transcription import Generation, Pipeline, TranscriptionStats
 
-__all__ = ["Outcome", "SessionLimits", "SessionReport", "WebSocket", "run_session"]
+__all__ = ["Outcome", "SessionLimits", "SessionReport", "Shutdown", "WebSocket", "run_session"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,33 @@ class SessionReport:
     machine: SessionMachine | None = None
 
 
+class Shutdown:
+    """The server's "please end" to every live session, without a waiting task per session.
+
+    A thousand calls would otherwise keep a thousand tasks parked on one ``trio.Event``; here
+    each session registers a plain callback, called once when the server starts shutting down.
+    """
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self._callbacks: set[Callable[[], None]] = set()
+
+    def set(self) -> None:
+        if self.is_set:
+            return
+        self.is_set = True
+        for callback in list(self._callbacks):
+            callback()
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` on :meth:`set` (at once if already set); returns the unsubscribe."""
+        if self.is_set:
+            callback()
+            return lambda: None
+        self._callbacks.add(callback)
+        return lambda: self._callbacks.discard(callback)
+
+
 @dataclass
 class _Session:
     ws: WebSocket
@@ -82,7 +110,7 @@ class _Session:
     engines: EngineRegistry
     limiter: trio.CapacityLimiter
     limits: SessionLimits
-    shutdown: trio.Event
+    shutdown: Shutdown
     pipeline_for: Callable[[CallSettings], Pipeline | None]
     report: SessionReport
     observer: Observer
@@ -111,12 +139,17 @@ class _Session:
         self.closing_watch = False
 
     async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self.nursery = nursery
-            nursery.start_soon(self._send_loop)
-            nursery.start_soon(self._receive_loop)
-            nursery.start_soon(self._open_watchdog)
-            nursery.start_soon(self._shutdown_watchdog)
+        unsubscribe: Callable[[], None] | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                nursery.start_soon(self._send_loop)
+                nursery.start_soon(self._receive_loop)
+                nursery.start_soon(self._open_watchdog)
+                unsubscribe = self.shutdown.subscribe(self._on_shutdown)
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
 
     # ---------------------------------------------------------------- tasks
 
@@ -174,8 +207,7 @@ class _Session:
             return
         self.apply(self.machine.disconnect("error", "Timed out waiting for 'open'"))
 
-    async def _shutdown_watchdog(self) -> None:
-        await self.shutdown.wait()
+    def _on_shutdown(self) -> None:
         log.info("server shutdown: asking the client to end the session")
         self.apply(self.machine.disconnect("completed", "Server is shutting down"))
 
@@ -292,7 +324,7 @@ async def run_session(
     engines: EngineRegistry,
     limiter: trio.CapacityLimiter,
     limits: SessionLimits,
-    shutdown: trio.Event,
+    shutdown: Shutdown,
     pipeline_for: Callable[[CallSettings], Pipeline | None] = lambda settings: None,
     observer: Observer | None = None,
 ) -> SessionReport:

@@ -236,52 +236,49 @@ class Generation:
             run.close()
 
     async def run(self) -> None:
+        """All channels' tasks in one nursery (no task per channel just to hold a nursery:
+        every parked task is memory and collector work, times a thousand calls)."""
         try:
             with self.cancel_scope:
                 async with trio.open_nursery() as nursery:
                     for run in self.runs:
-                        nursery.start_soon(self._run_channel, run)
+                        results_send, results_receive = trio.open_memory_channel[Hypothesis](math.inf)
+                        nursery.start_soon(self._recognize, run, results_send)
+                        if self.pipeline is None:
+                            nursery.start_soon(self._deliver, run, results_receive)
+                        else:
+                            translated_send, translated_receive = trio.open_memory_channel[Hypothesis](math.inf)
+                            nursery.start_soon(self._translate, results_receive, translated_send)
+                            nursery.start_soon(self._deliver, run, translated_receive)
         finally:
             for run in self.runs:
                 run.close()
             self.done.set()
 
-    async def _run_channel(self, run: ChannelRun) -> None:
+    async def _recognize(self, run: ChannelRun, results: trio.MemorySendChannel[Hypothesis]) -> None:
         options: Mapping[str, Any] = self.settings.options
         spec = RecognizerSpec(channel=run.channel, language=run.language, options=options, partials=self.partials)
-        results_send, results_receive = trio.open_memory_channel[Hypothesis](math.inf)
+        async with results:
+            try:
+                recognizer = self.engine.create(spec, self.limiter)
+                await recognizer.run(run.receive, results)
+            except Exception as exc:
+                self.stats.engine_errors += 1
+                info = str(exc) if isinstance(exc, EngineError) else "transcription engine failed"
+                log.exception("recognizer failed", extra={"channel": run.channel, "engine": self.engine.name})
+                run.close()
+                self.on_failure(info)
+            finally:
+                run.close()
+                run.receive.close()
 
-        async def recognize() -> None:
-            async with results_send:
-                try:
-                    recognizer = self.engine.create(spec, self.limiter)
-                    await recognizer.run(run.receive, results_send)
-                except Exception as exc:
-                    self.stats.engine_errors += 1
-                    info = str(exc) if isinstance(exc, EngineError) else "transcription engine failed"
-                    log.exception("recognizer failed", extra={"channel": run.channel, "engine": self.engine.name})
-                    run.close()
-                    self.on_failure(info)
-                finally:
-                    run.close()
-                    run.receive.close()
-
-        async def deliver(receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
-            async with receive:
-                async for hypothesis in receive:
-                    if hypothesis.is_final or self.partials:
-                        heard_at = run.heard_at(hypothesis.start + hypothesis.duration)
-                        for entity in run.entities(hypothesis):
-                            self.on_entity(entity, self.engine.name, heard_at)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(recognize)
-            if self.pipeline is None:
-                nursery.start_soon(deliver, results_receive)
-            else:
-                translated_send, translated_receive = trio.open_memory_channel[Hypothesis](math.inf)
-                nursery.start_soon(self._translate, results_receive, translated_send)
-                nursery.start_soon(deliver, translated_receive)
+    async def _deliver(self, run: ChannelRun, receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
+        async with receive:
+            async for hypothesis in receive:
+                if hypothesis.is_final or self.partials:
+                    heard_at = run.heard_at(hypothesis.start + hypothesis.duration)
+                    for entity in run.entities(hypothesis):
+                        self.on_entity(entity, self.engine.name, heard_at)
 
     async def _translate(
         self, inbox: trio.MemoryReceiveChannel[Hypothesis], outbox: trio.MemorySendChannel[Hypothesis]

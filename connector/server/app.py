@@ -25,7 +25,7 @@ import trio
 from ..asr import EngineConfigError, EngineRegistry
 from ..config import Settings
 from ..logs import bind
-from ..nursery import Outcome, SessionReport, run_session
+from ..nursery import Outcome, SessionReport, Shutdown, run_session
 from ..nursery.transcription import Pipeline
 from ..observe import NullObserver, Observer
 from ..protocol import CallSettings, SessionMachine
@@ -138,7 +138,7 @@ class ConnectorServer:
         self.stats = ServerStats()
         self.draining = False
         self._stop = trio.Event()
-        self._sessions_shutdown = trio.Event()
+        self._sessions_shutdown = Shutdown()
         self._idle = trio.Event()
         self._idle.set()
         self.connections = 0
