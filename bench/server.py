@@ -46,8 +46,19 @@ async def _gc_route(request: Request) -> tuple[int, Any, str]:
     """``/debug/gc`` (only with ``BENCH_GC_STATS=1``): what the collector has to traverse."""
     objects = gc.get_objects()
     kinds = Counter(type(o).__qualname__ for o in objects)
-    body = {"tracked": len(objects), "counts": gc.get_count(), "top": kinds.most_common(25)}
-    del objects
+    young = [gc.get_objects(generation) for generation in (0, 1)]
+    started = time.perf_counter()
+    gc.collect(0)
+    gen0_ms = (time.perf_counter() - started) * 1000
+    body = {
+        "tracked": len(objects),
+        "counts": gc.get_count(),
+        "generation_sizes": [len(young[0]), len(young[1]), len(gc.get_objects(2))],
+        "gen0_collection_ms": round(gen0_ms, 2),
+        "young_top": Counter(type(o).__qualname__ for o in young[0] + young[1]).most_common(10),
+        "top": kinds.most_common(25),
+    }
+    del objects, young
     return 200, body, "application/json"
 
 
