@@ -19,6 +19,10 @@ and, over the whole run, client-side ``opened`` and ``pong`` latency and whether
 ended with ``closed`` and no protocol error. A step passes when all calls completed, pong p99
 < 100 ms and the backlog stays under 250 ms per call; the knee is the largest passing N.
 Definitions follow docs/measuring.md.
+
+Side by side: ``--compare-cmd 'node server.js --port {port}'`` runs every step a second time
+against another AudioHook server, same calls, same seed, same pinning, and prints its row
+under ours (see ``bench/other_server.py`` for what can and cannot be measured from outside).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np
 import trio
 
 from bench.light_client import LightDriver
+from bench.other_server import OtherServer, OtherTarget, parse_compare
 from bench.probe import Metrics, ProcSample, cpu_busy_seconds, histogram_quantile, sample_process, scrape
 from bench.runner import run_benchmark
 from connector.loop_lag import watch_loop_lag
@@ -54,6 +59,7 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_KEY = "bench-key"
 BENCH_SECRET = base64.b64encode(b"benchmark-client-secret-0123456789").decode()
 
+OURS = "connector"
 PONG_P99_LIMIT = 0.100
 BACKLOG_LIMIT = 0.25
 """Seconds of audio per call the server may be behind the clients and still count as real time."""
@@ -151,6 +157,12 @@ class StepReport:
     lateness: list[float] | None = None
     """Per-frame send lateness from a live-counting driver (else computed from the simulator's frame log)."""
     data: dict[str, Any] = field(default_factory=dict)
+    server_name: str = "connector"
+
+    @property
+    def ours(self) -> bool:
+        """Measured with our /metrics too (another server is measured from outside only)."""
+        return self.server_name == OURS
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -176,7 +188,9 @@ def parse_frame_mix(text: str) -> list[tuple[int, float]]:
     return mix
 
 
-def plan_calls(plan: StepPlan, url: str) -> list[tuple[float, CallConfig]]:
+def plan_calls(
+    plan: StepPlan, url: str, api_key: str = BENCH_KEY, client_secret: str | None = BENCH_SECRET
+) -> list[tuple[float, CallConfig]]:
     """(start offset, config) per call: frame size from the mix, a share with control messages."""
     rng = random.Random(plan.seed)
     sizes = [s for s, _ in plan.frame_mix]
@@ -196,14 +210,17 @@ def plan_calls(plan: StepPlan, url: str) -> list[tuple[float, CallConfig]]:
                 injections = (UpdateAt(at, "es-ES"),)
         config = CallConfig(
             url=url,
-            api_key=BENCH_KEY,
-            client_secret=BENCH_SECRET,
+            api_key=api_key,
+            client_secret=client_secret,
             frame_ms=rng.choices(sizes, weights)[0],
             duration=span,
             ping_interval=plan.ping_interval,
             injections=injections,
         )
-        calls.append((index / plan.ramp_rate, config))
+        # Calls start at random instants within their ramp slot, as real calls do: starting
+        # them exactly 1/ramp-rate apart would line every call's frames up on one 20 ms grid,
+        # and the server would get all frames of a tick in one burst.
+        calls.append(((index + rng.random()) / plan.ramp_rate, config))
     return calls
 
 
@@ -223,9 +240,13 @@ def frame_lateness(result: CallResult, discards: Sequence[DiscardAt]) -> list[fl
     return list(offsets - offsets.min())
 
 
-async def _snapshot(server: ServerProcess, token: str | None, driver: LightDriver | None) -> Snapshot | None:
+async def _snapshot(
+    server: ServerProcess | OtherServer, token: str | None, driver: LightDriver | None
+) -> Snapshot | None:
     """One checkpoint; ``None`` if the server could not answer ``/metrics`` within 30 s (overloaded)."""
     sent = driver.sent_seconds if driver is not None else None
+    if isinstance(server, OtherServer):  # not ours: /proc only
+        return Snapshot(server.sample(), Metrics("", trio.current_time()), _client_cpu(), cpu_busy_seconds(), sent)
     try:
         metrics = await scrape(server.port, token, within=30)
     except (trio.TooSlowError, OSError):
@@ -242,8 +263,9 @@ async def run_step(
     log: IO[bytes] | None = None,
     profile: Path | None = None,
     driver: str = "simulator",
+    other: OtherTarget | None = None,
 ) -> StepReport:
-    """One step: a fresh server, a warm-up, N calls, measurements, a graceful stop."""
+    """One step: a fresh server (ours, or ``other``), a warm-up, N calls, measurements, a stop."""
     env = {
         "CONNECTOR_HOST": "127.0.0.1",
         "CONNECTOR_PORT": "0",
@@ -254,19 +276,26 @@ async def run_step(
         **server_env,
     }
     token = env.get("CONNECTOR_METRICS_TOKEN") or None
-    server = await ServerProcess.start(env, server_cpu, log)
+    server: ServerProcess | OtherServer
+    if other is None:
+        server = await ServerProcess.start(env, server_cpu, log)
+        url, key, secret = f"ws://127.0.0.1:{server.port}/audiohook", BENCH_KEY, BENCH_SECRET
+    else:
+        server = await OtherServer.start(other, server_cpu, log)
+        url, key, secret = server.url, other.api_key, other.client_secret
     try:
-        url = f"ws://127.0.0.1:{server.port}/audiohook"
         audio = audio or AudioSource.tone(plan.call_seconds + 1, level=0.05)
         # warm-up: import everything a session touches before measuring the idle baseline
         async with trio.open_nursery() as nursery:
             for _ in range(3):
-                warm = CallConfig(url=url, api_key=BENCH_KEY, client_secret=BENCH_SECRET, speed=0, duration=1.0)
+                warm = CallConfig(url=url, api_key=key, client_secret=secret, speed=0, duration=1.0)
                 nursery.start_soon(run_call, warm, None)
-        before = await _settled(server.port, token)
-        idle = sample_process(server.pid)
+        if isinstance(server, OtherServer):
+            before, idle = Metrics("", trio.current_time()), server.sample()
+        else:
+            before, idle = await _settled(server.port, token), sample_process(server.pid)
 
-        calls = plan_calls(plan, url)
+        calls = plan_calls(plan, url, key, secret)
         results: list[CallResult | None] = [None] * len(calls)
         window: list[Snapshot] = []
         client_lags: list[float] = []
@@ -286,7 +315,7 @@ async def run_step(
             settle = min(plan.settle, plan.hold / 4)
             at = start + plan.ramp + settle
             end = start + plan.ramp + plan.hold - settle
-            if profile is not None:
+            if profile is not None and not isinstance(server, OtherServer):
                 await trio.sleep_until(at)
                 nursery.start_soon(_py_spy, server.pid, profile, end - at)
             while at < end - 0.5:
@@ -312,7 +341,10 @@ async def run_step(
                 for index, (offset, config) in enumerate(calls):
                     nursery.start_soon(call, index, offset, config)
             outer.cancel_scope.cancel()
-        after = await _settled(server.port, token)
+        if isinstance(server, OtherServer):
+            after = Metrics("", trio.current_time())
+        else:
+            after = await _settled(server.port, token)
         if len(window) < 2:
             raise StepFailed(f"the server answered {len(window)} of {len(window) + len(unanswered)} scrapes")
     finally:
@@ -326,6 +358,7 @@ async def run_step(
         client_cpu_index=next(iter(pinned)) if len(pinned) == 1 else None,
         client_lags=client_lags,
         lateness=list(light.lateness) if light is not None else None,
+        server_name=other.name if other is not None else OURS,
     )
     report.data = summarise(report, calls)
     return report
@@ -402,7 +435,8 @@ def summarise(report: StepReport, calls: Sequence[tuple[float, CallConfig]]) -> 
     if report.lateness is None:
         for result, (_, config) in zip(results, calls, strict=False):
             lateness += frame_lateness(result, [i for i in config.injections if isinstance(i, DiscardAt)])
-    backlog = _client_backlog(report)
+    ours = report.ours
+    backlog = _client_backlog(report) if ours else []
     failures: dict[str, int] = {}
     for r in results:
         if not r.ok:
@@ -413,8 +447,9 @@ def summarise(report: StepReport, calls: Sequence[tuple[float, CallConfig]]) -> 
         o: report.after.value("connector_sessions_total", outcome=o) - report.before.value(
             "connector_sessions_total", outcome=o)
         for o in ("completed", "disconnected", "error", "unauthorized", "probe", "vanished")
-    }
+    } if ours else None
     data: dict[str, Any] = {
+        "server": report.server_name,
         "sessions": n,
         "completed": sum(r.ok for r in results),
         "server_outcomes": outcome,
@@ -427,8 +462,8 @@ def summarise(report: StepReport, calls: Sequence[tuple[float, CallConfig]]) -> 
         "loop_lag_ms": {
             q: _ms(histogram_quantile(float(q[1:]) / 100, last.metrics.buckets(lag), first.metrics.buckets(lag)))
             for q in ("p50", "p99")
-        },
-        "gc_pauses": {
+        },  # None for another server: measured inside ours only
+        "gc_pauses": None if not ours else {
             f"gen{g}": {
                 "count": int(report.after.value("connector_gc_pause_seconds_count", generation=str(g))
                              - report.before.value("connector_gc_pause_seconds_count", generation=str(g))),
@@ -446,22 +481,25 @@ def summarise(report: StepReport, calls: Sequence[tuple[float, CallConfig]]) -> 
         "rss_kb_per_session": round((last.proc.rss_bytes - report.idle.rss_bytes) / n / 1024, 1),
         "threads_idle": report.idle.threads,
         "threads": max(s.proc.threads for s in report.window),
-        "backlog_s_per_session": {"max": round(max(backlog), 3), "last": round(backlog[-1], 3)},
+        "backlog_s_per_session": {"max": round(max(backlog), 3), "last": round(backlog[-1], 3)} if backlog else None,
         "client_lateness_ms_p99": _ms(_percentile(lateness, 99)),
         "client_cpu_percent": round(client_cpu * 100, 1),
         "client_loop_lag_ms_p99": _ms(_percentile(report.client_lags, 99)),
         "other_load_percent": _other_load(report, server_cpu, client_cpu, seconds),
         "audio_dropped_s": report.after.value("connector_audio_dropped_seconds_total")
-        - report.before.value("connector_audio_dropped_seconds_total"),
+        - report.before.value("connector_audio_dropped_seconds_total") if ours else None,
         "partials_dropped": report.after.value("connector_backpressure_events_total", what="partial_dropped")
-        - report.before.value("connector_backpressure_events_total", what="partial_dropped"),
+        - report.before.value("connector_backpressure_events_total", what="partial_dropped") if ours else None,
         "server_exit": report.server_exit,
     }
     pong_p99 = _percentile(pongs, 99)
+    pong_ok = pong_p99 is not None and pong_p99 < PONG_P99_LIMIT
     checks = {
-        "all_completed": data["completed"] == n and outcome["completed"] == n,
-        "pong_p99_ok": pong_p99 is not None and pong_p99 < PONG_P99_LIMIT,
-        "real_time": max(backlog) < BACKLOG_LIMIT,
+        "all_completed": data["completed"] == n and (outcome is None or outcome["completed"] == n),
+        "pong_p99_ok": pong_ok,
+        # Another server's intake is not visible from outside; pings queue behind its audio,
+        # so a growing backlog shows up as pong latency, which the check above bounds.
+        "real_time": max(backlog) < BACKLOG_LIMIT if backlog else pong_ok,
     }
     data["checks"] = checks
     data["client_limited"] = (_percentile(lateness, 99) or 0.0) > LATENESS_LIMIT or client_cpu > 0.9
@@ -496,16 +534,17 @@ def machine_info() -> dict[str, Any]:
 
 
 _COLUMNS = (
+    ("server", lambda d: d.get("server", OURS)),
     ("N", lambda d: d["sessions"]),
     ("ok", lambda d: d["completed"]),
     ("opened p50/p99 ms", lambda d: f"{d['opened_ms']['p50']}/{d['opened_ms']['p99']}"),
     ("pong p99 ms", lambda d: d["pong_ms"]["p99"]),
-    ("lag p99 ms", lambda d: d["loop_lag_ms"]["p99"]),
+    ("lag p99 ms", lambda d: d["loop_lag_ms"]["p99"] if d["server"] == OURS else "n/a"),
     ("cpu %", lambda d: d["server_cpu_percent"]),
     ("cpu ms/s/call", lambda d: d["cpu_ms_per_session_second"]),
     ("KB/call", lambda d: d["rss_kb_per_session"]),
     ("threads", lambda d: d["threads"]),
-    ("backlog s", lambda d: d["backlog_s_per_session"]["max"]),
+    ("backlog s", lambda d: (d["backlog_s_per_session"] or {}).get("max", "n/a")),
     ("client cpu %", lambda d: d["client_cpu_percent"]),
     ("pass", lambda d: ("yes" if d["pass"] else "NO") + (" (client-limited)" if d["client_limited"] else "")),
 )
@@ -538,6 +577,14 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
                    "light: bench/light_client.py, the same server-side work at a fraction of the client CPU")
     p.add_argument("--py-spy", metavar="PREFIX", help="profile the server with py-spy during each window "
                    "(writes PREFIX-N.txt collapsed stacks; pip install py-spy)")
+    other = p.add_argument_group("side by side with another AudioHook server")
+    other.add_argument("--compare-cmd", metavar="COMMAND",
+                       help="shell command starting the other server; {port} (and $PORT) is the port to listen on")
+    other.add_argument("--compare-name", default="other", help="its name in the report")
+    other.add_argument("--compare-path", default="/", help="its WebSocket path (e.g. /api/v1/audiohook/ws)")
+    other.add_argument("--compare-api-key", default="other-key", help="X-API-KEY the calls send it")
+    other.add_argument("--compare-secret", help="base64 client secret to sign its upgrades with (default: unsigned)")
+    other.add_argument("--compare-cwd", help="directory to start it in")
     return p.parse_args(argv)
 
 
@@ -553,6 +600,13 @@ async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any
     server_env.setdefault("CONNECTOR_ENGINES", args.engine)
     server_env.setdefault("CONNECTOR_DEFAULT_ENGINE", args.engine)
     server_cpu = None if args.no_pin else args.server_cpu
+    targets: list[OtherTarget | None] = [None]
+    if args.compare_cmd:
+        targets.append(parse_compare(
+            args.compare_name, args.compare_cmd, args.compare_path, args.compare_api_key, args.compare_secret,
+            args.compare_cwd,
+        ))
+    failed: set[str] = set()
     reports: list[dict[str, Any]] = []
     print(" | ".join(name for name, _ in _COLUMNS), flush=True)
     for n in steps:
@@ -567,20 +621,31 @@ async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any
         )
         audio = _looped(args.wav, plan.call_seconds + 1) if args.wav else None
         profile = Path(f"{args.py_spy}-{n}.txt") if args.py_spy else None
-        try:
-            report = await run_step(
-                plan, server_env=server_env, server_cpu=server_cpu, audio=audio, log=log, profile=profile,
-                driver=args.driver,
-            )
-        except StepFailed as exc:
-            reports.append({"sessions": n, "pass": False, "error": str(exc)})
-            print(f"{n} | overloaded: {exc}", flush=True)
+        for target in targets:
+            name = OURS if target is None else target.name
+            if name in failed:
+                continue
+            try:
+                report = await run_step(
+                    plan, server_env=server_env, server_cpu=server_cpu, audio=audio, log=log, profile=profile,
+                    driver=args.driver, other=target,
+                )
+            except (StepFailed, RuntimeError, trio.TooSlowError) as exc:
+                reports.append({"server": name, "sessions": n, "pass": False, "error": str(exc)})
+                print(f"{name} | {n} | failed: {exc}", flush=True)
+                failed.add(name)
+                continue
+            reports.append(report.data)
+            print(format_row(report.data), flush=True)
+            if args.stop_after_fail and not report.data["pass"]:
+                failed.add(name)
+        if len(failed) == len(targets):
             break
-        reports.append(report.data)
-        print(format_row(report.data), flush=True)
-        if args.stop_after_fail and not report.data["pass"]:
-            break
-    passing = [d["sessions"] for d in reports if d["pass"]]
+    knees = {}
+    for target in targets:
+        name = OURS if target is None else target.name
+        passing = [d["sessions"] for d in reports if d.get("server", OURS) == name and d["pass"]]
+        knees[name] = max(passing) if passing else None
     return {
         "machine": machine_info(),
         "command": "python -m bench.load " + " ".join(sys.argv[1:]),
@@ -594,15 +659,18 @@ async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any
             "ping_interval": args.ping_interval,
             "server_cpu": server_cpu,
             "client_cpu": None if args.no_pin else args.client_cpu,
+            "compare": None if len(targets) < 2 else {"name": args.compare_name, "command": args.compare_cmd},
         },
         "steps": reports,
-        "knee": max(passing) if passing else None,
+        "knee": knees[OURS],
+        "knees": knees,
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     result = run_benchmark(_arguments(argv), _run)
-    print(f"knee: {result['knee']} concurrent calls", flush=True)
+    for name, knee in result["knees"].items():
+        print(f"knee ({name}): {knee} concurrent calls", flush=True)
     return 0
 
 

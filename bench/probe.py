@@ -23,6 +23,7 @@ __all__ = [
     "cpu_busy_seconds",
     "histogram_quantile",
     "sample_process",
+    "sample_tree",
     "scrape",
 ]
 
@@ -52,6 +53,38 @@ def sample_process(pid: int) -> ProcSample:
             elif line.startswith("Threads:"):
                 threads = int(line.split()[1])
     return ProcSample(trio.current_time(), (utime + stime) / _CLOCK_TICKS, rss, threads)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                found.append(int(entry))
+    return found
+
+
+def sample_tree(pid: int) -> ProcSample:
+    """:func:`sample_process` summed over ``pid`` and all its descendants (servers that fork)."""
+    pending, samples = [pid], []
+    while pending:
+        current = pending.pop()
+        try:
+            samples.append(sample_process(current))
+        except OSError:
+            continue  # exited meanwhile
+        pending += _children(current)
+    return ProcSample(
+        trio.current_time(),
+        sum(s.cpu_seconds for s in samples),
+        sum(s.rss_bytes for s in samples),
+        sum(s.threads for s in samples),
+    )
 
 
 def cpu_busy_seconds() -> dict[int, float]:

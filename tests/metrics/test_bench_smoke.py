@@ -7,6 +7,7 @@ every call completed with ``closed`` and no protocol error, and the measurements
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -40,3 +41,32 @@ def test_load_benchmark_smoke_run(tmp_path: Path, driver: str) -> None:
     assert step["server_exit"] == 0  # SIGTERM drained cleanly
     assert step["backlog_s_per_session"]["max"] < 0.25  # 20 calls are far below the knee: real time holds
     assert report["machine"]["cores"] >= 1
+
+
+def test_side_by_side_with_another_server(tmp_path: Path) -> None:
+    """``--compare-cmd``: the same calls against a second server started from a command line
+    (here another instance of ours, run as an outside program would be: no /metrics is read)."""
+    out = tmp_path / "bench.json"
+    secret = base64.b64encode(b"another-server-secret-0123456789").decode()
+    other = (
+        f"env CONNECTOR_HOST=127.0.0.1 CONNECTOR_PORT={{port}} CONNECTOR_API_KEYS=k2:{secret} "
+        f"CONNECTOR_ENGINES=bench.null_engine:create_engine CONNECTOR_DEFAULT_ENGINE=null "
+        f"{sys.executable} -m connector serve"
+    )
+    command = [
+        sys.executable, "-m", "bench.load", "--sessions", "10", "--hold", "2", "--ramp-rate", "40", "--no-pin",
+        "--driver", "light", "--json", str(out), "--compare-cmd", other, "--compare-name", "second",
+        "--compare-path", "/audiohook", "--compare-api-key", "k2", "--compare-secret", secret,
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    rows = {step["server"]: step for step in report["steps"]}
+    assert set(rows) == {"connector", "second"}
+    theirs = rows["second"]
+    assert theirs["completed"] == 10, theirs["failures"]
+    assert theirs["pong_ms"]["count"] >= 10 and theirs["opened_ms"]["p99"] is not None
+    assert theirs["rss_mb"] > 0 and theirs["server_cpu_percent"] > 0  # read from its /proc
+    assert theirs["loop_lag_ms"]["p99"] is None and theirs["backlog_s_per_session"] is None  # inside ours only
+    assert report["knees"] == {"connector": 10, "second": 10}
+    assert "knee (second): 10" in done.stdout
