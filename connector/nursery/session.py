@@ -135,6 +135,7 @@ class _Session:
         self.live: set[Generation] = set()
         self.client_closed = trio.Event()
         self.open_received = trio.Event()
+        self.open_seen = False
         self.close_received = trio.Event()
         self.closing_watch = False
 
@@ -253,7 +254,7 @@ class _Session:
                 self.sender.put(effect)
             elif isinstance(effect, Audio):
                 if self.current is not None:
-                    self.current.feed(list(effect.channels), effect.stream_sample)
+                    self.current.feed(effect.channels, effect.stream_sample)
             elif isinstance(effect, StartTranscription):
                 self._start(effect.settings)
             elif isinstance(effect, FlushTranscription):
@@ -263,9 +264,11 @@ class _Session:
                 self._stop(effect.then_closed)
             elif isinstance(effect, Backoff):
                 self.sender.backoff(effect.seconds)
-        if self.machine.state is not State.AWAITING_OPEN:
+        state = self.machine.state  # (runs once per audio frame: plain compares, no Event.set)
+        if state is not State.AWAITING_OPEN and not self.open_seen:
+            self.open_seen = True
             self.open_received.set()
-        if self.machine.state in (State.CLOSING, State.CLOSED):
+        if state is State.CLOSING or state is State.CLOSED:
             self.close_received.set()
         if self.machine.disconnect_sent and not self.closing_watch:
             self.closing_watch = True

@@ -21,7 +21,7 @@ import logging
 import math
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +126,7 @@ class ChannelRun:
         while len(self._queued_sizes) > used:
             self.buffered_samples -= self._queued_sizes.popleft()
 
-    def feed(self, pcm: npt.NDArray[np.int16], stream_sample: int) -> None:
+    def feed(self, pcm: npt.NDArray[np.int16], stream_sample: int, now: float) -> None:
         if self.closed:
             return
         if self.buffered_samples + len(pcm) > self.max_buffered_samples:
@@ -140,7 +140,7 @@ class ChannelRun:
         self.buffered_samples += len(pcm)
         fed_before = self.timeline.fed
         self.timeline.feed(stream_sample, len(pcm))
-        self._arrivals.add(fed_before, self.timeline.fed, trio.current_time())
+        self._arrivals.add(fed_before, self.timeline.fed, now)
         self._pending.append(pcm)
         self._pending_samples += len(pcm)
         if self._pending_samples >= self.chunk_samples:
@@ -223,9 +223,10 @@ class Generation:
             for index in range(len(self.settings.channels))
         ]
 
-    def feed(self, channels: list[npt.NDArray[np.int16]] | tuple[Any, ...], stream_sample: int) -> None:
+    def feed(self, channels: Sequence[npt.NDArray[np.int16]], stream_sample: int) -> None:
+        now = trio.current_time()
         for run, pcm in zip(self.runs, channels, strict=False):
-            run.feed(pcm, stream_sample)
+            run.feed(pcm, stream_sample, now)
 
     def flush(self) -> None:
         for run in self.runs:

@@ -141,11 +141,11 @@ class WebSocketConnection:
                 return bytes(await self._stream.receive_some(RECEIVE_SIZE))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return b""
-        buffer = _read_buffer()
+        buffer, fd = _read_buffer(), sock.fileno()
         while True:
             try:
-                await trio.lowlevel.wait_readable(sock)
-                n = os.readv(sock.fileno(), (buffer,))
+                await trio.lowlevel.wait_readable(fd)
+                n = os.readv(fd, (buffer,))
                 return bytes(memoryview(buffer)[:n])
             except BlockingIOError:
                 continue  # woken without data (rare): wait again
