@@ -35,7 +35,9 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector
 
 from .config import ConfigError
 from .loop_lag import watch_loop_lag
@@ -178,9 +180,10 @@ class PrometheusObserver:
         self.engine_restarts = Counter(
             f"{NAMESPACE}_engine_restarts", "Recognizers restarted within a session (update)", ["engine"], registry=r
         )
-        self.audio_received_seconds = Counter(
-            f"{NAMESPACE}_audio_received_seconds", "Audio received (stream seconds)", registry=r
-        )
+        # Added to on every audio frame of every call: a plain float read at scrape time, not a
+        # locked Counter (the server's sessions all run on one thread).
+        self.audio_received_total = 0.0
+        r.register(_AudioReceived(self))
         self.audio_discarded_seconds = Counter(
             f"{NAMESPACE}_audio_discarded_seconds", "Audio the client reported as discarded", registry=r
         )
@@ -256,7 +259,7 @@ class PrometheusObserver:
         self.engine_restarts.labels(self._engine(engine)).inc()
 
     def audio_received(self, seconds: float) -> None:
-        self.audio_received_seconds.inc(seconds)
+        self.audio_received_total += seconds
 
     def audio_discarded(self, seconds: float) -> None:
         self.audio_discarded_seconds.inc(seconds)
@@ -295,6 +298,18 @@ def metrics_route(registry: CollectorRegistry, token: str | None) -> Route:
         return 200, generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
 
     return route
+
+
+class _AudioReceived(Collector):
+    """``connector_audio_received_seconds_total`` from the observer's running sum."""
+
+    def __init__(self, observer: PrometheusObserver) -> None:
+        self.observer = observer
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        family = CounterMetricFamily(f"{NAMESPACE}_audio_received_seconds", "Audio received (stream seconds)")
+        family.add_metric([], self.observer.audio_received_total)
+        yield family
 
 
 @dataclass
