@@ -115,6 +115,8 @@ class Settings:
     default_engine: str = "local"
     default_language: str = ""
     worker_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    gc_interval: float = 300.0
+    """Seconds between the scheduled full garbage collections (see connector/gc_tuning.py)."""
     limits: SessionLimits = field(default_factory=SessionLimits)
     handshake_timeout: float = 10.0
     drain_timeout: float = 30.0
@@ -152,6 +154,7 @@ class Settings:
         read("CONNECTOR_DEFAULT_ENGINE", "default_engine", str)
         read("CONNECTOR_DEFAULT_LANGUAGE", "default_language", _language)
         read("CONNECTOR_WORKER_THREADS", "worker_threads", _positive(int))
+        read("CONNECTOR_GC_INTERVAL", "gc_interval", _positive(float))
         read("CONNECTOR_EVENT_RATE", "event_rate", _positive(float), limits)
         read("CONNECTOR_EVENT_BURST", "event_burst", _positive(float), limits)
         read("CONNECTOR_EVENT_BATCH_THRESHOLD", "event_batch_threshold", _non_negative(int), limits)

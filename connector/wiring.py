@@ -89,6 +89,6 @@ def build_extensions(settings: Settings, env: Mapping[str, str]) -> dict[str, An
         "limiter": limiter,
         "observer": metrics.observer,
         "routes": metrics.routes,
-        "background": [*metrics.background, full_collections()],
+        "background": [*metrics.background, full_collections(settings.gc_interval)],
         **translation_parts(settings, env),
     }
