@@ -411,7 +411,9 @@ class _Call:
                     return None
                 if opcode == 0x1:
                     return payload
-                continue  # binary, ping, pong: not expected from this server
+                if opcode == 0x9:  # a server's keep-alive ping (RFC 6455 5.5.2): answer or be dropped
+                    self.write(client_frame(0xA, payload, os.urandom(4)))
+                continue  # binary, pong: nothing to do
             await trio.lowlevel.wait_readable(self.sock)
             try:
                 data = self.sock.recv(65536)
