@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from .gc_tuning import FULL_COLLECTION_EVERY
 from .nursery.limits import SessionLimits
 from .security import ApiKey, parse_api_keys
 
@@ -115,7 +116,7 @@ class Settings:
     default_engine: str = "local"
     default_language: str = ""
     worker_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    gc_interval: float = 300.0
+    gc_interval: float = FULL_COLLECTION_EVERY
     """Seconds between the scheduled full garbage collections (see connector/gc_tuning.py)."""
     limits: SessionLimits = field(default_factory=SessionLimits)
     handshake_timeout: float = 10.0

@@ -7,7 +7,8 @@ running while an older one drains, so each run keeps its own timeline map and ut
 
 Audio reaches a recognizer in chunks of at least ``chunk_samples`` (100 ms by default, the
 size Google recommends for streaming): a call sending 20 ms frames then wakes each recognizer
-task five times less often, which is most of the protocol path's cost per frame. A pause,
+task five times less often (each wake-up is a scheduler round: ~12 % of the protocol path's
+CPU at 1000 calls even so). A pause,
 ``update`` or ``close`` hands over what is pending at once.
 
 Audio into a recognizer is bounded by ``max_buffered_seconds``: when an engine falls that far
