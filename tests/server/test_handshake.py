@@ -227,3 +227,45 @@ async def test_frames_sent_together_with_the_head_are_read(running: RunningServe
                 assert chunk, f"connection closed after {data!r}"
                 data += chunk
     assert data.startswith(b"HTTP/1.1 101 ")
+
+
+async def _upgraded(port: int) -> tuple[trio.SocketStream, bytes]:
+    """A raw socket past the 101, and whatever came after the head."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(upgrade_head(host=f"127.0.0.1:{port}").encode("latin-1"))
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = await stream.receive_some(65536)
+        assert chunk
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    return stream, rest
+
+
+async def _close_code(stream: trio.SocketStream, rest: bytes) -> int:
+    data = rest
+    while len(data) < 4:
+        chunk = await stream.receive_some(65536)
+        assert chunk, "closed without a close frame"
+        data += chunk
+    assert data[0] == 0x88, f"expected a close frame, got {data[:8]!r}"
+    return int.from_bytes(data[2:4], "big")
+
+
+async def test_websocket_violations_get_their_close_code_and_leave_nothing(running: RunningServer) -> None:
+    """Bad frames at the edge: an unmasked frame (1002), a message over 1 MiB announced in its
+    header (1009, refused before any of it is buffered), text that is not UTF-8 (1007)."""
+    key = b"\x01\x02\x03\x04"
+    cases = [
+        (b"\x82\x02ab", 1002),
+        (b"\x82\xff" + (1 << 30).to_bytes(8, "big") + key, 1009),
+        (b"\x81\x82" + key + bytes(b ^ k for b, k in zip(b"\xff\xfe", key, strict=False)), 1007),
+    ]
+    for frame, code in cases:
+        with trio.fail_after(10):
+            stream, rest = await _upgraded(running.port)
+            async with stream:
+                await stream.send_all(frame)
+                assert await _close_code(stream, rest) == code
+    await assert_nothing_left(running)
