@@ -122,6 +122,21 @@ class ServerProcess:
         ready = json.loads(line)
         return cls(process, int(ready["port"]), int(ready["pid"]))
 
+    def sample(self) -> ProcSample:
+        return sample_process(self.pid)
+
+    async def scrape(self, token: str | None) -> Metrics:
+        return await scrape(self.port, token, within=30)
+
+    async def settled(self, token: str | None) -> Metrics:
+        """The final scrape, once the server has recorded the end of every session (bounded wait)."""
+        metrics = await self.scrape(token)
+        with trio.move_on_after(10):
+            while metrics.value("connector_sessions_active") > 0:
+                await trio.sleep(0.05)
+                metrics = await self.scrape(token)
+        return metrics
+
     async def stop(self, grace: float = 60.0) -> int:
         """SIGTERM (graceful drain), then SIGKILL if it does not exit in time."""
         if self.process.returncode is None:
@@ -245,13 +260,11 @@ async def _snapshot(
 ) -> Snapshot | None:
     """One checkpoint; ``None`` if the server could not answer ``/metrics`` within 30 s (overloaded)."""
     sent = driver.sent_seconds if driver is not None else None
-    if isinstance(server, OtherServer):  # not ours: /proc only
-        return Snapshot(server.sample(), Metrics("", trio.current_time()), _client_cpu(), cpu_busy_seconds(), sent)
     try:
-        metrics = await scrape(server.port, token, within=30)
+        metrics = await server.scrape(token)
     except (trio.TooSlowError, OSError):
         return None
-    return Snapshot(sample_process(server.pid), metrics, _client_cpu(), cpu_busy_seconds(), sent)
+    return Snapshot(server.sample(), metrics, _client_cpu(), cpu_busy_seconds(), sent)
 
 
 async def run_step(
@@ -290,10 +303,7 @@ async def run_step(
             for _ in range(3):
                 warm = CallConfig(url=url, api_key=key, client_secret=secret, speed=0, duration=1.0)
                 nursery.start_soon(run_call, warm, None)
-        if isinstance(server, OtherServer):
-            before, idle = Metrics("", trio.current_time()), server.sample()
-        else:
-            before, idle = await _settled(server.port, token), sample_process(server.pid)
+        before, idle = await server.settled(token), server.sample()
 
         calls = plan_calls(plan, url, key, secret)
         results: list[CallResult | None] = [None] * len(calls)
@@ -341,10 +351,7 @@ async def run_step(
                 for index, (offset, config) in enumerate(calls):
                     nursery.start_soon(call, index, offset, config)
             outer.cancel_scope.cancel()
-        if isinstance(server, OtherServer):
-            after = Metrics("", trio.current_time())
-        else:
-            after = await _settled(server.port, token)
+        after = await server.settled(token)
         if len(window) < 2:
             raise StepFailed(f"the server answered {len(window)} of {len(window) + len(unanswered)} scrapes")
     finally:
@@ -362,16 +369,6 @@ async def run_step(
     )
     report.data = summarise(report, calls)
     return report
-
-
-async def _settled(port: int, token: str | None) -> Metrics:
-    """The final scrape, once the server has recorded the end of every session (bounded wait)."""
-    metrics = await scrape(port, token, within=30)
-    with trio.move_on_after(10):
-        while metrics.value("connector_sessions_active") > 0:
-            await trio.sleep(0.05)
-            metrics = await scrape(port, token, within=30)
-    return metrics
 
 
 async def _py_spy(pid: int, output: Path, seconds: float) -> None:
@@ -539,7 +536,7 @@ _COLUMNS = (
     ("ok", lambda d: d["completed"]),
     ("opened p50/p99 ms", lambda d: f"{d['opened_ms']['p50']}/{d['opened_ms']['p99']}"),
     ("pong p99 ms", lambda d: d["pong_ms"]["p99"]),
-    ("lag p99 ms", lambda d: d["loop_lag_ms"]["p99"] if d["server"] == OURS else "n/a"),
+    ("lag p99 ms", lambda d: "n/a" if d["loop_lag_ms"]["p99"] is None else d["loop_lag_ms"]["p99"]),
     ("cpu %", lambda d: d["server_cpu_percent"]),
     ("cpu ms/s/call", lambda d: d["cpu_ms_per_session_second"]),
     ("KB/call", lambda d: d["rss_kb_per_session"]),

@@ -23,7 +23,7 @@ from typing import IO
 
 import trio
 
-from bench.probe import ProcSample, sample_tree
+from bench.probe import Metrics, ProcSample, sample_tree
 
 __all__ = ["OtherServer", "OtherTarget"]
 
@@ -90,6 +90,13 @@ class OtherServer:
 
     def sample(self) -> ProcSample:
         return sample_tree(self.pid)
+
+    async def scrape(self, token: str | None) -> Metrics:
+        """Nothing to read: another server has no /metrics of ours (its rows say ``n/a``)."""
+        await trio.lowlevel.checkpoint()
+        return Metrics("", trio.current_time())
+
+    settled = scrape
 
     async def stop(self, grace: float = 15.0) -> int:
         """SIGTERM to its process group, then SIGKILL if it has not exited in time."""

@@ -24,6 +24,7 @@ from .frames import (
     CLOSE,
     PING,
     PONG,
+    TEXT,
     CloseCode,
     FrameParser,
     ProtocolViolation,
@@ -164,7 +165,7 @@ class WebSocketConnection:
         if self._close_sent or self._closed is not None:
             raise ConnectionClosed(*(self._closed or (CloseCode.NORMAL, "closing")))
         if isinstance(message, str):
-            frame = encode_frame(0x1, message.encode("utf-8"))
+            frame = encode_frame(TEXT, message.encode("utf-8"))
         else:
             frame = encode_frame(BINARY, bytes(message))
         await self._send_raw(frame)
