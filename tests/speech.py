@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 __all__ = [
     "RATE",
+    "WordErrors",
     "espeak_available",
     "normalize_words",
     "silence",
@@ -34,6 +35,7 @@ __all__ = [
     "tone",
     "ulaw_roundtrip",
     "word_error_rate",
+    "word_errors",
 ]
 
 RATE = 8000
@@ -139,18 +141,45 @@ def normalize_words(text: str) -> list[str]:
     return [w.strip("'") for w in text.split() if w.strip("'")]
 
 
-def _edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
-    row = list(range(len(hyp) + 1))
+@dataclass(frozen=True, slots=True)
+class WordErrors:
+    """A word alignment's counts; ``rate`` is the WER (errors / reference words)."""
+
+    substitutions: int
+    deletions: int
+    insertions: int
+    reference_words: int
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+    @property
+    def rate(self) -> float:
+        if not self.reference_words:
+            return 0.0 if not self.insertions else 1.0
+        return self.errors / self.reference_words
+
+
+def word_errors(reference: str, hypothesis: str) -> WordErrors:
+    """Substitutions, deletions and insertions of a minimum-edit alignment (after normalising)."""
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    # cost[i][j]: (edits, deletions, insertions) aligning ref[:i] with hyp[:j]; ties prefer
+    # substitutions, so a count of deletions is never inflated by the tie-break.
+    prev = [(j, 0, j) for j in range(len(hyp) + 1)]
     for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
+        row = [(i, i, 0)]
         for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
+            sub = prev[j - 1]
+            sub = (sub[0] + (r != h), sub[1], sub[2])
+            dele = (prev[j][0] + 1, prev[j][1] + 1, prev[j][2])
+            ins = (row[j - 1][0] + 1, row[j - 1][1], row[j - 1][2] + 1)
+            row.append(min(sub, dele, ins, key=lambda c: (c[0], c[1] + c[2])))
+        prev = row
+    edits, deletions, insertions = prev[-1]
+    return WordErrors(edits - deletions - insertions, deletions, insertions, len(ref))
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """(substitutions + deletions + insertions) / reference words, after :func:`normalize_words`."""
-    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return _edit_distance(ref, hyp) / len(ref)
+    return word_errors(reference, hypothesis).rate

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-__all__ = ["CONTEXT", "RATE", "WINDOW", "SileroModel", "SileroStream", "default_model_path"]
+__all__ = ["CONTEXT", "RATE", "WINDOW", "SileroModel", "SileroStream", "default_model_path", "shared_model"]
 
 RATE = 8000  # Hz: the telephone rate; Silero's 8 kHz branch is selected by ``sr``
 WINDOW = 256  # samples per decision at 8 kHz (32 ms), as the model was trained
@@ -201,3 +202,20 @@ class SileroStream:
             state.fill(0.0)
         self._probability.fill(0.0)
         self._next = 0
+
+
+_shared: SileroModel | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_model() -> SileroModel:
+    """The process's one :class:`SileroModel`, loaded on first use.
+
+    Blocking the first time (~50 ms): call it from a worker thread. Every engine that needs a
+    VAD takes its streams from this one session, so a process pays for the model once.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SileroModel()
+        return _shared

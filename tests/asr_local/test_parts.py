@@ -14,11 +14,10 @@ import trio
 
 from connector.asr.base import EngineConfigError, EngineError, RecognizerSpec
 from connector.asr.local import LocalEngine, LocalSettings, create_engine
-from connector.asr.local.decoder import find_loop
 from connector.asr.local.features import log_mel, mel_filters, upsample_8k_to_16k
 from connector.asr.local.languages import WHISPER_LANGUAGES, advertised_locales, to_whisper
 from connector.asr.local.models import _read_verified, load_model
-from connector.asr.local.vad import WINDOW, Endpointer
+from connector.audio.endpointer import WINDOW, Endpointer
 
 BCP47 = re.compile(r"^[a-z]{2,3}-[A-Za-z]{2,3}$")
 
@@ -213,7 +212,7 @@ def test_cut_ends_the_utterance_with_the_unscored_tail() -> None:
     assert ep.cut("flush") is None
 
 
-# -- words and loops ------------------------------------------------------------------------
+# -- words ------------------------------------------------------------------------------
 
 
 def test_words_keep_their_punctuation_and_token_ranges(local_engine: LocalEngine) -> None:
@@ -226,26 +225,6 @@ def test_words_keep_their_punctuation_and_token_ranges(local_engine: LocalEngine
     assert [w.text for w in words] == ["Hello,", "world!", '"Quoted"', "(yes)", "it's", "3.5", "dollars."]
     assert words[0].start == 0 and words[-1].end == len(text)
     assert all(a.end == b.start for a, b in itertools.pairwise(words))
-
-
-@pytest.mark.parametrize(
-    ("text", "kept"),
-    [
-        ("no no no", None),
-        ("yes yes", None),
-        ("can you hear me can you hear me", None),
-        ("please please please please please please", "please"),
-        ("my account and my day and my day and my day", "my account and my day"),
-        (
-            "i would like to check in the comments below i would like to check in",
-            "i would like to check in the comments below",
-        ),
-    ],
-)
-def test_the_repetition_guard_cuts_loops_only(text: str, kept: str | None) -> None:
-    words = text.split()
-    cut = find_loop(words)
-    assert (None if cut is None else " ".join(words[:cut])) == kept
 
 
 # -- model files ----------------------------------------------------------------------------

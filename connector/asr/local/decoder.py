@@ -23,20 +23,20 @@ a cancelled session's thread returns within one step.
 from __future__ import annotations
 
 import math
-import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from .features import FRAMES_PER_SECOND, log_mel, upsample_8k_to_16k
+from .loopguard import LoopEvidence, loop_cut
 from .models import LoadedModel
 from .tokenizer import WordSpan
 
-__all__ = ["DecodeCancelled", "DecodeResult", "TimedWord", "WhisperDecoder", "find_loop"]
+__all__ = ["CancelFlag", "DecodeCancelled", "DecodeResult", "TimedWord", "WhisperDecoder"]
 
 _ENCODER_STRIDE = 2  # encoder positions per mel frame pair
 _SECONDS_PER_POSITION = _ENCODER_STRIDE / FRAMES_PER_SECOND  # 20 ms
@@ -44,6 +44,8 @@ _PARTIAL_MIN_WINDOW = 3.0  # seconds: partials see at least this much (audio + s
 _TRAILING_SILENCE = 1.5  # … and always this much silence after the audio (a clip that stops
 # mid-word, with nothing after it, is what makes Whisper loop: measured on espeak speech).
 _MAX_WINDOW = 30.0
+_MAX_TOKENS = 448  # Whisper's text context
+_RETRY_PAD = 10.0  # seconds: the window a final showing a loop is decoded in once more
 _LOGPROB_THRESHOLD = -1.0  # Whisper's: with a high no-speech probability, below this is silence
 _COMPRESSION_LIMIT = 2.4  # Whisper's: text that gzips better than this is a loop
 # Scripts that cost many tokens per second of speech get a bigger budget.
@@ -52,6 +54,12 @@ _DENSE_LANGUAGES = frozenset(
      "pa", "mr", "ne", "ur", "fa", "ar", "he", "el", "ru", "uk", "bg", "sr", "mk", "be", "kk",
      "ja", "zh", "yue", "ko", "bo", "sa", "sd", "ps", "yi", "tg", "mn", "as", "or", "ba", "tt"}
 )  # fmt: skip
+
+
+class CancelFlag(Protocol):
+    """What a decode polls between its steps (a ``threading.Event`` is one)."""
+
+    def is_set(self) -> bool: ...
 
 
 class DecodeCancelled(Exception):
@@ -77,33 +85,15 @@ class DecodeResult:
     confidence: float
     no_speech_prob: float
     avg_logprob: float
-    looped: bool
+    looped: bool  # the decode showed loop evidence (what looped was cut; confidence halved)
+    tokens: tuple[int, ...] = ()  # the text tokens kept: the next utterance's prompt context
 
 
-def find_loop(words: Sequence[str]) -> int | None:
-    """Where a looping tail starts repeating (index to cut at), or ``None``.
-
-    A loop is a block of words repeated back to back: a 1–2-word block five times or more, a
-    3–4-word block three times, or a block of five words or more followed by at least five of
-    its words again (a loop cut short by the token budget). Ordinary repetition ("no, no, no",
-    "yes yes", "can you hear me, can you hear me") is left alone. The cut keeps the first
-    occurrence of the block.
-    """
-    norm = ["".join(ch for ch in w.lower() if ch.isalnum()) for w in words]
-    n = len(norm)
-    for start in range(n):
-        for period in range(1, min(30, n - start - 1) + 1):
-            if not norm[start]:
-                break
-            run = 0  # how many words after the first block continue the period
-            while start + period + run < n and norm[start + run] == norm[start + period + run]:
-                run += 1
-            repeats = 1 + run / period
-            if (period <= 2 and repeats >= 5) or (3 <= period <= 4 and repeats >= 3) or (
-                period >= 5 and run >= 5
-            ):
-                return start + period
-    return None
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    result: DecodeResult
+    cut: int | None  # where the loop guard cut, if it did
+    kept_words: int
 
 
 def _compression_ratio(text: str) -> float:
@@ -112,6 +102,34 @@ def _compression_ratio(text: str) -> float:
 
 
 _ENERGY_FRAME = 80  # 10 ms at 8 kHz
+
+
+def _loudness(pcm: npt.NDArray[np.int16]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
+    """Each 10 ms frame's level (dB) and whether it is clearly audible.
+
+    ``None`` when the audio shows no speech/pause contrast at all (steady noise, or too short).
+    """
+    n_frames = pcm.shape[0] // _ENERGY_FRAME
+    if n_frames < 2:
+        return None
+    frames = pcm[: n_frames * _ENERGY_FRAME].astype(np.float32).reshape(n_frames, _ENERGY_FRAME)
+    level = 10.0 * np.log10(np.mean(frames * frames, axis=1, dtype=np.float64) + 1.0)
+    floor = float(np.percentile(level, 10))
+    peak = float(np.percentile(level, 99))
+    if peak - floor < 12.0:
+        return None
+    return level, level > max(floor + 10.0, peak - 40.0)
+
+
+def _speech_end(pcm: npt.NDArray[np.int16]) -> float | None:
+    """Seconds at which the last clearly audible 10 ms frame ends, or ``None`` if unknown."""
+    measured = _loudness(pcm)
+    if measured is None:
+        return None
+    loud = np.flatnonzero(measured[1])
+    return float((loud[-1] + 1) * _ENERGY_FRAME / 8000.0) if loud.size else None
+
+
 _SNAP_BEFORE = 0.25  # seconds a word boundary may move earlier …
 _SNAP_AFTER = 0.35  # … or later (DTW boundaries run early, ~0.2 s for ``base``)
 
@@ -126,16 +144,11 @@ def _snap_to_energy(words: list[TimedWord], pcm: npt.NDArray[np.int16]) -> list[
     their first/last clearly audible frame. When the utterance shows no speech/pause contrast
     at all (steady noise) the DTW times are kept.
     """
-    n_frames = pcm.shape[0] // _ENERGY_FRAME
-    if n_frames < 2 or not words:
+    measured = _loudness(pcm) if words else None
+    if measured is None:
         return words
-    frames = pcm[: n_frames * _ENERGY_FRAME].astype(np.float32).reshape(n_frames, _ENERGY_FRAME)
-    level = 10.0 * np.log10(np.mean(frames * frames, axis=1) + 1.0)
-    floor = float(np.percentile(level, 10))
-    peak = float(np.percentile(level, 99))
-    if peak - floor < 12.0:
-        return words
-    loud = level > max(floor + 10.0, peak - 40.0)
+    level, loud = measured
+    n_frames = level.shape[0]
     step = _ENERGY_FRAME / 8000.0
 
     def frame(t: float) -> int:
@@ -176,17 +189,40 @@ def _snap_to_energy(words: list[TimedWord], pcm: npt.NDArray[np.int16]) -> list[
 
 
 class WhisperDecoder:
-    """Stateless decoding against a shared :class:`LoadedModel` (safe from many threads)."""
+    """Stateless decoding against a shared :class:`LoadedModel` (safe from many threads).
 
-    def __init__(self, model: LoadedModel, *, beam_size: int, final_pad: float, no_speech_threshold: float):
+    ``final_pad`` is the window a final is padded to at first; when its decode shows evidence
+    of a loop (:mod:`.loopguard`), the utterance is decoded once more in a ``retry_pad`` window
+    without the previous-text prompt, and only what is left looping after that is cut.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        beam_size: int,
+        final_pad: float,
+        no_speech_threshold: float,
+        retry_pad: float = _RETRY_PAD,
+    ):
         self.model = model
         self._beam_size = beam_size
         self._final_pad = final_pad
+        self._retry_pad = max(retry_pad, final_pad)
         self._no_speech_threshold = no_speech_threshold
 
-    def _token_budget(self, seconds: float, language: str | None, prompt_length: int) -> int:
+    @staticmethod
+    def _token_budget(seconds: float, language: str | None, prompt_length: int) -> tuple[int, int]:
+        """``(max_length, tokens)``: what to ask CTranslate2 for so that it generates ``tokens``.
+
+        CTranslate2's Whisper generates at most ``max_length // 2`` tokens, and no more than
+        ``max_length`` counting the prompt (measured on 4.8: Whisper's own ``n_text_ctx // 2``
+        sample length), so ``max_length`` is set to whichever of the two allows ``tokens``.
+        """
         rate = 25.0 if language in _DENSE_LANGUAGES else 12.0
-        return min(448, prompt_length + 16 + math.ceil(seconds * rate))
+        wanted = min(_MAX_TOKENS // 2, 16 + math.ceil(seconds * rate))
+        max_length = min(_MAX_TOKENS, max(2 * wanted, prompt_length - 1 + wanted))
+        return max_length, min(max_length // 2, max_length - prompt_length + 1)
 
     def decode(
         self,
@@ -194,16 +230,42 @@ class WhisperDecoder:
         language: str | None,
         *,
         final: bool,
-        cancel: threading.Event,
+        cancel: CancelFlag,
+        previous: Sequence[int] = (),
+        voiced_seconds: float | None = None,
     ) -> DecodeResult | None:
-        """Decode one utterance (8 kHz int16). ``None`` means nothing was said."""
+        """Decode one utterance (8 kHz int16). ``None`` means nothing was said.
+
+        ``previous`` are text tokens the channel said before (the prompt's context);
+        ``voiced_seconds`` is how much of ``pcm`` the VAD heard as speech (defaults to all).
+        """
+        seconds = pcm.shape[0] / 8000.0
+        voiced = seconds if voiced_seconds is None else min(seconds, voiced_seconds)
+        pad = self._final_pad if final else _PARTIAL_MIN_WINDOW
+        attempt = self._attempt(pcm, language, pad, final, cancel, previous, voiced)
+        if final and attempt is not None and attempt.cut is not None and self._retry_pad > pad:
+            retry = self._attempt(pcm, language, self._retry_pad, final, cancel, (), voiced)
+            if retry is None or retry.cut is None or retry.kept_words >= attempt.kept_words:
+                attempt = retry
+        return None if attempt is None else attempt.result
+
+    def _attempt(
+        self,
+        pcm: npt.NDArray[np.int16],
+        language: str | None,
+        pad: float,
+        final: bool,
+        cancel: CancelFlag,
+        previous: Sequence[int],
+        voiced: float,
+    ) -> _Attempt | None:
         import ctranslate2  # type: ignore[import-untyped]
 
         whisper: Any = self.model.whisper
         tokenizer = self.model.tokenizer
         seconds = pcm.shape[0] / 8000.0
         audio = upsample_8k_to_16k(pcm)
-        window = max(self._final_pad if final else _PARTIAL_MIN_WINDOW, seconds + _TRAILING_SILENCE)
+        window = max(pad, seconds + _TRAILING_SILENCE)
         features = log_mel(audio, self.model.n_mels, min(_MAX_WINDOW, window))
         content_frames = min(features.shape[1], math.ceil(seconds * FRAMES_PER_SECOND))
         if cancel.is_set():
@@ -211,13 +273,14 @@ class WhisperDecoder:
         encoded = whisper.encode(ctranslate2.StorageView.from_array(features[None]))
         if cancel.is_set():
             raise DecodeCancelled
-        prompt = tokenizer.prompt(language)
-        budget = self._token_budget(seconds, language, len(prompt))
+        sot = tokenizer.prompt(language)
+        prompt = tokenizer.with_previous(previous, sot)
+        max_length, budget = self._token_budget(seconds, language, len(prompt))
         generated = whisper.generate(
             encoded,
             [prompt],
             beam_size=self._beam_size if final else 1,
-            max_length=budget,
+            max_length=max_length,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -231,31 +294,48 @@ class WhisperDecoder:
         if no_speech_prob > self._no_speech_threshold and avg_logprob < _LOGPROB_THRESHOLD:
             return None
         spans = tokenizer.split_words(tokens, language)
-        hit_budget = len(generated.sequences_ids[0]) + len(prompt) >= budget
-        looped = False
-        cut = find_loop([s.text for s in spans])
+        if not spans:
+            return None
+        hit_budget = len(generated.sequences_ids[0]) >= budget
+        compression = _compression_ratio(tokenizer.decode(tokens))
+        words: list[TimedWord] = []
+        if final:
+            if cancel.is_set():
+                raise DecodeCancelled
+            aligned = whisper.align(encoded, sot, [tokens], content_frames)[0]
+            words = _snap_to_energy(self._timed_words(spans, aligned, tokens, seconds), pcm)
+        evidence = LoopEvidence(
+            hit_budget=hit_budget,
+            compression_ratio=compression,
+            voiced_seconds=voiced,
+            word_starts=[w.start for w in words] if final else None,
+            speech_end=_speech_end(pcm) if final else None,
+        )
+        cut = loop_cut([s.text for s in spans], evidence)
+        suspicious = cut is not None or hit_budget or compression > _COMPRESSION_LIMIT
         if cut is not None:
-            looped = True
-            tokens = tokens[: spans[cut - 1].end]
+            tokens = tokens[: spans[cut - 1].end] if cut > 0 else []
             spans = spans[:cut]
-        elif hit_budget or _compression_ratio(tokenizer.decode(tokens)) > _COMPRESSION_LIMIT:
-            looped = True  # suspicious but with no clear loop to cut: keep it, trust it less
+            words = words[:cut]
         text = tokenizer.decode(tokens).strip()
         if not text or not spans:
             return None
-        if not final:
-            confidence = min(1.0, max(0.0, math.exp(avg_logprob))) * (0.5 if looped else 1.0)
-            return DecodeResult(text, (), confidence, no_speech_prob, avg_logprob, looped)
-        if cancel.is_set():
-            raise DecodeCancelled
-        aligned = whisper.align(encoded, prompt, [tokens], content_frames)[0]
-        words = _snap_to_energy(self._timed_words(spans, aligned, tokens, seconds), pcm)
-        confidence = float(np.mean([w.confidence for w in words])) if words else math.exp(avg_logprob)
-        if looped:
-            confidence *= 0.5
-        return DecodeResult(
-            text, tuple(words), min(1.0, max(0.0, confidence)), no_speech_prob, avg_logprob, looped
+        if final:
+            confidence = float(np.mean([w.confidence for w in words])) if words else math.exp(avg_logprob)
+        else:
+            confidence = math.exp(avg_logprob)
+        if suspicious:
+            confidence *= 0.5  # kept, but trusted less
+        result = DecodeResult(
+            text,
+            tuple(words),
+            min(1.0, max(0.0, confidence)),
+            no_speech_prob,
+            avg_logprob,
+            suspicious,
+            tuple(tokens),
         )
+        return _Attempt(result, cut, len(spans))
 
     @staticmethod
     def _timed_words(

