@@ -318,6 +318,17 @@ def test_a_block_cut_mid_word_by_the_budget() -> None:
     assert _kept(words, loop_cut(words, LoopEvidence(True, 1.8, 0.9))) == "please hold the line"
 
 
+def test_a_budget_stop_may_leave_bare_punctuation_of_a_split_word() -> None:
+    """Seen on real speech (the LibriVox sonnet, ``base``, prompted, pad 0): the tokenizer splits
+    "self-substantial" into "self" + "-substantial", and the budget stopped at the "-"."""
+    block = ["Feeds", "by", "light's", "flame", "with", "self", "-substantial", "fuel."]
+    words = ["But", "thou", "contracted", "to", "thine", "own", "bright", "eyes.", *block * 6, *block[:5], "self", "-"]
+    starts = [0.31, 0.51, 1.0, 1.82, 2.07, 2.54, 2.71, 3.0, 3.97, 4.31, 4.33, 5.04, 5.1, 5.76, 5.98, 6.95]
+    starts += [7.34] * (len(words) - len(starts) - 8) + [7.68] * 8
+    cut = loop_cut(words, LoopEvidence(True, 4.02, 7.07, starts, 7.34))
+    assert _kept(words, cut) == "But thou contracted to thine own bright eyes. " + " ".join(block)
+
+
 def test_half_blocks_and_prefixes_need_a_budget_stop() -> None:
     """Only the budget stops a loop mid-block or mid-word; an end token stops it between blocks."""
     words = ["check", "my", "order", "check", "my"]

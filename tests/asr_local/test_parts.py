@@ -29,7 +29,10 @@ def test_defaults_match_the_documented_ones() -> None:
     assert settings.model == "base"
     assert settings.compute_type == "int8"
     assert settings.partial_interval == 1.0
-    assert settings.end_silence == 0.5
+    assert settings.end_silence == 0.3
+    assert settings.speculate_after == 0.1
+    assert settings.final_pad == 3.0
+    assert settings.prompt_tokens == 64
     assert settings.max_utterance == 25.0
     assert settings.threads >= 1
 

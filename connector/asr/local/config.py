@@ -67,13 +67,13 @@ class LocalSettings:
     beam_size: int = 1
     partial_interval: float = 1.0
     vad_threshold: float = 0.5
-    end_silence: float = 0.5
+    end_silence: float = 0.3
     speculate_after: float = 0.1
     prompt_tokens: int = 64
     preroll: float = 0.3
     min_speech: float = 0.15
     max_utterance: float = 25.0
-    final_pad: float = 10.0
+    final_pad: float = 3.0
     no_speech_threshold: float = 0.6
 
     @classmethod
@@ -92,13 +92,13 @@ class LocalSettings:
             beam_size=_int(env, "LOCAL_BEAM_SIZE", 1, 1, 10),
             partial_interval=_float(env, "LOCAL_PARTIAL_INTERVAL", 1.0, 0.0, 60.0),
             vad_threshold=_float(env, "LOCAL_VAD_THRESHOLD", 0.5, 0.05, 0.95),
-            end_silence=_float(env, "LOCAL_END_SILENCE", 0.5, 0.1, 5.0),
+            end_silence=_float(env, "LOCAL_END_SILENCE", 0.3, 0.1, 5.0),
             speculate_after=_float(env, "LOCAL_SPECULATE_AFTER", 0.1, 0.0, 5.0),
             prompt_tokens=_int(env, "LOCAL_PROMPT_TOKENS", 64, 0, MAX_PREVIOUS),
             preroll=_float(env, "LOCAL_PREROLL", 0.3, 0.0, 2.0),
             min_speech=_float(env, "LOCAL_MIN_SPEECH", 0.15, 0.0, 2.0),
             max_utterance=_float(env, "LOCAL_MAX_UTTERANCE", 25.0, 2.0, 28.0),
-            final_pad=_float(env, "LOCAL_FINAL_PAD", 10.0, 0.0, WINDOW_SECONDS),
+            final_pad=_float(env, "LOCAL_FINAL_PAD", 3.0, 0.0, WINDOW_SECONDS),
             no_speech_threshold=_float(env, "LOCAL_NO_SPEECH_THRESHOLD", 0.6, 0.0, 1.0),
         )
         if settings.max_utterance + settings.preroll > WINDOW_SECONDS - 1.0:

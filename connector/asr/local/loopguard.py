@@ -98,7 +98,8 @@ def _tail_loop(norm: Sequence[str], stopped_mid_block: bool) -> tuple[int, int] 
     best: tuple[int, int] | None = None
     for period in range(1, min(MAX_PERIOD, n - 1) + 1):
         last, model = norm[-1], norm[-1 - period]
-        if not (last == model or (stopped_mid_block and last and model.startswith(last))):
+        # A budget stop may cut the last word anywhere, even to bare punctuation ("self-" → "-").
+        if not (last == model or (stopped_mid_block and model.startswith(last))):
             continue
         start = n - 1 - period
         while start > 0 and norm[start - 1] == norm[start - 1 + period]:

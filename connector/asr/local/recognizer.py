@@ -2,8 +2,10 @@
 
 Three tasks share one channel's state:
 
-* **intake** reads audio, runs the VAD inline (well under a thread hop per 32 ms window) and
-  queues work at once — it never waits on inference, so the session's audio path never stalls;
+* **intake** reads audio, removes rumble below 100 Hz (:mod:`connector.audio.highpass`: it
+  blinds the VAD, and telephone speech has nothing there), runs the VAD inline (well under a
+  thread hop per 32 ms window) and queues work at once — it never waits on inference, so the
+  session's audio path never stalls;
 * **decoder** runs the queued work in order, one decode at a time, in a worker thread under the
   shared limiter; its work is never skipped:
 
@@ -46,11 +48,12 @@ import numpy.typing as npt
 import trio
 
 from ...audio.endpointer import WINDOW, Endpointer, Scorer, Segment
+from ...audio.highpass import HighPass
 from ..base import AudioChunk, EngineError, Flush, Hypothesis, RecognizerInput, Word
 from .config import LocalSettings
 from .decoder import DecodeCancelled, DecodeResult, WhisperDecoder
 
-__all__ = ["LocalRecognizer"]
+__all__ = ["LocalRecognizer", "SpeculationStats"]
 
 RATE = 8000
 _FEED_SLICE = RATE  # feed the VAD at most 1 s at a time, yielding to the loop in between
@@ -71,6 +74,15 @@ class _Speculation:
 
     def matches(self, segment: Segment) -> bool:
         return segment is self.segment and segment.last_voiced_end == self.voiced_end
+
+
+@dataclass(slots=True)
+class SpeculationStats:
+    """How a channel's speculative finals fared (read by tests and benchmarks)."""
+
+    started: int = 0  # queued when the utterance went quiet
+    used: int = 0  # became the final: decoded before the endpoint was confirmed
+    abandoned: int = 0  # speech resumed (or the utterance was dropped): the decode was wasted
 
 
 class _Flag:
@@ -126,10 +138,11 @@ class LocalRecognizer:
         self._next_number = 0
         self._queued = 0  # decodes queued or running in the decoder task
         self._speculation: _Speculation | None = None
+        self.speculations = SpeculationStats()
         self._previous: tuple[int, ...] = ()  # the channel's latest final tokens (prompt context)
         self._partial_request: tuple[Segment, int] | None = None
         self._partial_wake = trio.Event()
-        self._last_partial_at: dict[int, int] = {}  # segment index → length at last request
+        self._last_partial_at: dict[int, int] = {}  # segment index → its length at the last partial run
         self._input_done = False
         self._error: BaseException | None = None
         self._scope: trio.CancelScope | None = None
@@ -200,10 +213,11 @@ class LocalRecognizer:
         endpointer: Endpointer,
         jobs: trio.MemorySendChannel[_Job],
     ) -> None:
+        highpass = HighPass()
         async with audio:
             async for item in audio:
                 if isinstance(item, Flush):
-                    self._submit(endpointer.cut("flush"), jobs)
+                    self._cut(endpointer, highpass, "flush", jobs)
                     continue
                 if not isinstance(item, AudioChunk):
                     raise EngineError(f"local engine: unexpected input {type(item).__name__}")
@@ -211,18 +225,24 @@ class LocalRecognizer:
                 for offset in range(0, pcm.shape[0], _FEED_SLICE):
                     if offset:
                         await trio.lowlevel.checkpoint()
-                    for segment in endpointer.feed(pcm[offset : offset + _FEED_SLICE]):
+                    for segment in endpointer.feed(highpass.process(pcm[offset : offset + _FEED_SLICE])):
                         self._submit(segment, jobs)
                     self._maybe_speculate(endpointer, jobs)
                     self._maybe_request_partial(endpointer.current)
-        self._submit(endpointer.cut("end"), jobs)
+        self._cut(endpointer, highpass, "end", jobs)
+
+    def _cut(self, endpointer: Endpointer, highpass: HighPass, reason: str, jobs: trio.MemorySendChannel[_Job]) -> None:
+        """End the utterance in progress with every sample received so far (Flush, end of input)."""
+        for segment in endpointer.feed(highpass.flush()):
+            self._submit(segment, jobs)
+        self._submit(endpointer.cut(reason), jobs)
 
     def _submit(self, segment: Segment | None, jobs: trio.MemorySendChannel[_Job]) -> None:
         speculation = self._speculation
         if speculation is not None and speculation.segment.ended:
             self._speculation = None
             if segment is None or not speculation.matches(segment):
-                speculation.abandoned.set()  # dropped (a click) or overtaken by speech
+                self._abandon(speculation)  # dropped (a click) or overtaken by speech
         if segment is None:
             return
         covered = speculation is not None and speculation.matches(segment)
@@ -234,7 +254,7 @@ class LocalRecognizer:
         segment = endpointer.current
         current = self._speculation
         if current is not None and (segment is None or not current.matches(segment)):
-            current.abandoned.set()  # speech resumed (or its segment ended without it)
+            self._abandon(current)  # speech resumed (or its segment ended without it)
             self._speculation = current = None
         if (
             segment is None
@@ -245,8 +265,13 @@ class LocalRecognizer:
         ):
             return
         self._speculation = _Speculation(segment, segment.length, segment.last_voiced_end)
+        self.speculations.started += 1
         self._queued += 1
         jobs.send_nowait(self._speculation)
+
+    def _abandon(self, speculation: _Speculation) -> None:
+        speculation.abandoned.set()
+        self.speculations.abandoned += 1
 
     def _maybe_request_partial(self, segment: Segment | None) -> None:
         if segment is None or self._partial_samples <= 0:
@@ -263,7 +288,8 @@ class LocalRecognizer:
             interval = max(self._partial_samples, segment.length // _PARTIAL_STRETCH)
             if segment.length - last < interval:
                 return
-        self._last_partial_at = {segment.index: segment.length}
+        # Recorded when the partial runs, not here: one skipped for a busy machine is asked
+        # again with the next audio, not an interval later.
         self._partial_request = (segment, segment.length)
         self._partial_wake.set()
 
@@ -313,6 +339,7 @@ class LocalRecognizer:
 
     async def _final_result(self, job: _Final) -> DecodeResult | None:
         if job.speculation is not None and job.speculation.decoded:
+            self.speculations.used += 1
             return job.speculation.result  # decoded during the pause: the final is ready now
         segment = job.segment
         return await self._in_thread(self._decode, segment.pcm, True, segment.voiced, _Flag(self._cancel))
@@ -406,6 +433,7 @@ class LocalRecognizer:
             segment, length = request
             if segment.ended or not self._partial_may_run():
                 continue
+            self._last_partial_at = {segment.index: length}
             flag = _Flag(self._cancel)
             result = await self._in_thread(self._decode, segment.audio[:length], False, segment.voiced, flag)
             if result is None:
