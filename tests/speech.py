@@ -133,12 +133,20 @@ def ulaw_roundtrip(pcm: Pcm) -> Pcm:
 _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
+_FILLERS = frozenset({"uh", "um", "uhm", "umm", "er", "erm", "ah", "hmm", "mm", "mhm"})
+
+
 def normalize_words(text: str) -> list[str]:
-    """Lower-case words without punctuation, digits spelled out one by one."""
+    """Lower-case words without punctuation or fillers (uh, um …), digits spelled out one by one.
+
+    Fillers are dropped as WER normalisers usually do (Whisper's own does): transcripts of
+    spontaneous speech write them or not by convention, not by accuracy.
+    """
     text = text.lower().replace("-", " ")
     text = re.sub(r"\d", lambda m: f" {_DIGITS[int(m.group())]} ", text)
     text = re.sub(r"[^\w\s']", " ", text)
-    return [w.strip("'") for w in text.split() if w.strip("'")]
+    words = (w.strip("'") for w in text.split())
+    return [w for w in words if w and w not in _FILLERS]
 
 
 @dataclass(frozen=True, slots=True)
