@@ -9,7 +9,7 @@ streaming at real time a conversation of espeak-ng speech (``tests/speech.py``):
 (external) and agent (internal) take turns, each turn one sentence placed at a known offset,
 different sentences on the two channels and from call to call. Because the audio is made
 here, the benchmark knows where every utterance's last speech sample is, so it measures what
-docs/measuring.md defines (shared/docs/measuring.md in the project):
+docs/measuring.md defines:
 
 * **end-of-speech → final latency**: from when the client *sent* the frame holding an
   utterance's last sample (:meth:`CallResult.sent_at`) to when it *received* the last final
