@@ -17,8 +17,9 @@ tokens, as in the server. Reported, with the definitions of docs/measuring.md:
   sample to receiving the last final that overlaps it, p50/p95/max (real time only);
 * **first partial** (``--partials``): from the frame holding an utterance's first speech sample
   to the first partial overlapping it;
-* **utterance-start error**: |first word's start − the utterance's first speech sample|, p50/p90
-  (the set knows where each utterance starts, not each word);
+* **utterance-start error**: |the nearest word start − the utterance's first speech sample|, p50/p90
+  (the set knows where each utterance starts, not each word; nearest, so that a merged or split
+  utterance still measures word timing, not segmentation);
 * CPU seconds per audio second (process, all threads).
 """
 
@@ -89,12 +90,15 @@ def score(runs: list[Run], frame: int) -> dict[str, Any]:
     first_partials: list[float] = []
     start_errors: list[float] = []
     per_utterance: list[int] = []
+    per_channel: dict[str, dict[str, float]] = {}
     merged = 0
     for run in runs:
         finals = [(t, h) for t, h in run.results if h.is_final and h.text.strip()]
         partials = [(t, h) for t, h in run.results if not h.is_final and h.text.strip()]
         utterances = run.channel.utterances
         errors = word_errors(" ".join(u.text for u in utterances), " ".join(h.text for _, h in finals))
+        per_channel[run.channel.id] = {"wer": round(errors.rate, 4), "words": errors.reference_words,
+                                       "deletions": errors.deletions}
         totals = WordErrors(
             totals.substitutions + errors.substitutions,
             totals.deletions + errors.deletions,
@@ -108,9 +112,9 @@ def score(runs: list[Run], frame: int) -> dict[str, Any]:
             last_frame = min(len(run.sent_at) - 1, int(u.end * RATE) // frame)
             if mine:
                 latencies.append(max(t for t, _ in mine) - run.sent_at[last_frame])
-                first = min(mine, key=lambda th: th[1].start)[1]
-                if first.words:
-                    start_errors.append(abs(first.words[0].start - u.start))
+                starts = [w.start for _, h in mine for w in h.words]
+                if starts:
+                    start_errors.append(min(abs(t - u.start) for t in starts))
             early = [t for t, h in partials if _overlaps(h, u.start, u.end)]
             if early:
                 first_frame = min(len(run.sent_at) - 1, int(u.start * RATE) // frame)
@@ -122,6 +126,7 @@ def score(runs: list[Run], frame: int) -> dict[str, Any]:
         "substitutions": totals.substitutions,
         "deletions": totals.deletions,
         "insertions": totals.insertions,
+        "channels": per_channel,
         "utterances": len(per_utterance),
         "utterances_by_finals": {"0": int(counts[0]), "1": int(counts[1]), "2+": int(counts[2:].sum())},
         "finals_over_two_utterances": merged,

@@ -40,3 +40,12 @@ def local_engine(speech_ready: None) -> Iterator[LocalEngine]:
     trio.run(engine.start)
     yield engine
     trio.run(engine.aclose)
+
+
+@pytest.fixture(scope="session")
+def base_engine(speech_ready: None) -> Iterator[LocalEngine]:
+    """The product's default model with the default settings (loaded once, ~2 s)."""
+    engine = create_engine({"LOCAL_MODEL": "base", "LOCAL_THREADS": "2", "CONNECTOR_SEND_PARTIALS": "false"})
+    trio.run(engine.start)
+    yield engine
+    trio.run(engine.aclose)

@@ -8,14 +8,12 @@ these sentences); a wrong language prompt or a broken model scores ~1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import trio
 
 from connector.asr.base import RecognizerSpec
-from connector.asr.local import LocalEngine, create_engine
+from connector.asr.local import LocalEngine
 from connector.asr.local.models import BASE_SHA256
 from tests.speech import silence, synthesize, ulaw_roundtrip, word_error_rate
 
@@ -23,13 +21,6 @@ from .harness import transcribe
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def base_engine(speech_ready: None) -> Iterator[LocalEngine]:
-    engine = create_engine({"LOCAL_MODEL": "base", "LOCAL_THREADS": "2", "CONNECTOR_SEND_PARTIALS": "false"})
-    trio.run(engine.start)
-    yield engine
-    trio.run(engine.aclose)
 
 
 def test_base_is_verified_and_multilingual(base_engine: LocalEngine) -> None:
