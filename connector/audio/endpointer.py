@@ -8,6 +8,10 @@ little audio from before that (pre-roll, so the first phoneme is not clipped), a
 Whisper's 30 s window is never exceeded. Pure silence and steady tones never reach the
 threshold, so they never reach the decoder either: the first hallucination guard.
 
+An optional prefilter (:class:`~.highpass.HighPass`) cleans the audio the *scorer* sees, so that
+rumble does not blind the VAD; the segments keep the audio as it was sent (sample for sample:
+the filter is centred), for the recognizer to decode.
+
 The endpointer is pure bookkeeping over an injected scorer, so it is tested without a model;
 the embedded engine and the OpenAI engine's segmenter both cut utterances with it.
 """
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .highpass import HighPass
 from .silero import RATE, WINDOW
 
 __all__ = ["WINDOW", "Endpointer", "Scorer", "Segment"]
@@ -70,8 +75,10 @@ class Endpointer:
         preroll: float,
         max_utterance: float,
         min_speech: float,
+        prefilter: HighPass | None = None,
     ) -> None:
         self._score = scorer
+        self._prefilter = prefilter
         self._start_threshold = threshold
         self._end_threshold = max(0.01, threshold - _HYSTERESIS)
         self._end_windows = max(1, round(end_silence * RATE / WINDOW))
@@ -79,6 +86,8 @@ class Endpointer:
         self._max_samples = round(max_utterance * RATE)
         self._min_voiced = round(min_speech * RATE)
         self._pending: Pcm = np.zeros(0, dtype=np.int16)  # samples not yet scored (< one window)
+        self._pending_scored: Pcm = self._pending  # the same samples as the prefilter gave them
+        self._waiting: Pcm = np.zeros(0, dtype=np.int16)  # samples the prefilter has not given back yet
         self._history: Pcm = np.zeros(0, dtype=np.int16)  # up to ``preroll`` samples before now
         self._scored = 0  # samples scored so far (== start of the next window)
         self._silent_windows = 0
@@ -92,19 +101,32 @@ class Endpointer:
 
     @property
     def samples_fed(self) -> int:
-        return self._scored + int(self._pending.shape[0])
+        return self._scored + int(self._pending.shape[0]) + int(self._waiting.shape[0])
 
     def feed(self, pcm: Pcm) -> list[Segment]:
         """Score ``pcm``; returns segments that ended inside it (speech too short is dropped)."""
+        if self._prefilter is None:
+            return self._feed(pcm, pcm)
+        scored = self._prefilter.process(pcm)
+        raw = np.concatenate([self._waiting, pcm]) if self._waiting.shape[0] else pcm
+        self._waiting = raw[scored.shape[0] :].copy()
+        return self._feed(raw[: scored.shape[0]], scored)
+
+    def _feed(self, pcm: Pcm, scored: Pcm) -> list[Segment]:
+        """Keep ``pcm``, decide on ``scored`` (the same samples, cleaned by the prefilter)."""
         ended: list[Segment] = []
-        raw = np.concatenate([self._pending, pcm]) if self._pending.shape[0] else pcm
-        whole = raw.shape[0] // WINDOW * WINDOW
+        if self._pending.shape[0]:
+            pcm = np.concatenate([self._pending, pcm])
+            scored = np.concatenate([self._pending_scored, scored])
+        whole = pcm.shape[0] // WINDOW * WINDOW
         for offset in range(0, whole, WINDOW):
-            window = raw[offset : offset + WINDOW]
-            segment = self._step(window, self._score(window.astype(np.float32) / 32768.0))
+            window = pcm[offset : offset + WINDOW]
+            probability = self._score(scored[offset : offset + WINDOW].astype(np.float32) / 32768.0)
+            segment = self._step(window, probability)
             if segment is not None:
                 ended.append(segment)
-        self._pending = raw[whole:].copy()
+        self._pending = pcm[whole:].copy()
+        self._pending_scored = scored[whole:].copy() if scored is not pcm else self._pending
         return ended
 
     def _remember(self, window: Pcm) -> None:
@@ -161,9 +183,23 @@ class Endpointer:
         segment.reason = reason
         return segment if segment.voiced >= self._min_voiced else None
 
-    def cut(self, reason: str) -> Segment | None:
-        """End the utterance in progress now (Flush, end of input), with the unscored tail."""
-        segment = self.current
-        if segment is not None and self._pending.shape[0]:
-            segment.append(self._pending)
-        return self._close(reason)
+    def cut(self, reason: str) -> list[Segment]:
+        """End the utterance in progress now (Flush, end of input) with every sample fed so far.
+
+        Returns what ended: the prefilter's last samples may still end an utterance before the one
+        cut here, so this is a list like :meth:`feed`'s (empty when nothing was in progress).
+        """
+        ended: list[Segment] = []
+        if self._prefilter is not None:
+            ended = self._feed(self._waiting, self._prefilter.flush())
+            self._waiting = np.zeros(0, dtype=np.int16)
+        # The unscored tail (under one window) goes to the utterance and is then consumed, so the
+        # next audio starts a fresh window right after it: nothing is counted or kept twice.
+        segment, tail = self.current, self._pending
+        if segment is not None and tail.shape[0]:
+            segment.append(tail)
+        self._remember(tail)
+        self._scored += tail.shape[0]
+        self._pending = self._pending_scored = np.zeros(0, dtype=np.int16)
+        last = self._close(reason)
+        return ended if last is None else [*ended, last]

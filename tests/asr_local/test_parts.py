@@ -209,10 +209,14 @@ def test_cut_ends_the_utterance_with_the_unscored_tail() -> None:
     ep = _endpointer()
     ep.feed(np.concatenate([_quiet(0.5), _loud(1.0)]))
     ep.feed(_loud(0.01))  # fewer samples than a window: not scored yet
-    segment = ep.cut("flush")
-    assert segment is not None and segment.reason == "flush"
+    (segment,) = ep.cut("flush")
+    assert segment.reason == "flush"
     assert segment.end == ep.samples_fed
-    assert ep.cut("flush") is None
+    assert ep.cut("flush") == []
+    # The tail was consumed: audio after the cut starts at the next sample, not over again.
+    ep.feed(_quiet(0.5))
+    ep.feed(_loud(1.0))
+    assert ep.current is not None and ep.current.speech_start >= segment.end
 
 
 # -- words ------------------------------------------------------------------------------

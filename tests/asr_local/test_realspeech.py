@@ -4,7 +4,7 @@ espeak's voice hides the failures real speech shows: rumble that blinds the VAD,
 repeating themselves (which an old repetition guard took for decoding loops and deleted),
 pauses between sentences that decide whether turns merge. The set (``tests/realspeech/``, 7
 channels, 465 scored words) is decoded as fast as the CPU goes; the bounds sit a margin above
-what the defaults measure (docs/engine-local.md: WER 15.5-15.9 %, 5 deletions, 3 merged turns,
+what the defaults measure (docs/engine-local.md: WER 14.0 %, 11 deletions, 3 merged turns,
 IVR channel 1.3 %) and far below what the failures above produced (24 % WER, 61 deletions).
 """
 

@@ -56,3 +56,29 @@ def test_flush_then_more_audio_continues_the_same_stream() -> None:
     # Away from the flush point (where silence was assumed), the result is the unbroken stream's.
     whole = filtered(voice, 1)
     assert np.max(np.abs(second[DELAY + 10 :].astype(int) - whole[2000 + DELAY + 10 :])) <= 1
+
+
+def test_the_endpointer_scores_filtered_audio_and_keeps_the_audio_as_sent() -> None:
+    from connector.audio.endpointer import Endpointer
+
+    heard: list[float] = []
+
+    def loudness(window: np.ndarray) -> float:  # "speech" = loud after the prefilter
+        level = float(np.sqrt(np.mean(np.square(window, dtype=np.float64))))
+        heard.append(level)
+        return 1.0 if level > 0.05 else 0.0
+
+    options = {"threshold": 0.5, "end_silence": 0.3, "preroll": 0.0, "max_utterance": 25.0, "min_speech": 0.1}
+    rumble = sine(40.0, 3.0, level=12000.0)
+    voice = np.concatenate([np.zeros(8000, np.int16), sine(800.0, 1.0, level=6000.0), np.zeros(8000, np.int16)])
+    audio = np.clip(rumble.astype(int) + voice, -32768, 32767).astype(np.int16)
+
+    plain = Endpointer(loudness, **options)
+    assert [*plain.feed(audio), *plain.cut("end")][0].pcm.shape[0] >= 2.9 * RATE  # rumble = one long "utterance"
+
+    ep = Endpointer(loudness, **options, prefilter=HighPass())
+    segments = [s for i in range(0, audio.shape[0], 333) for s in ep.feed(audio[i : i + 333])] + ep.cut("end")
+    (segment,) = segments
+    assert abs(segment.speech_start - RATE) <= 256 and abs(segment.last_voiced_end - 2 * RATE) <= 256
+    assert np.array_equal(segment.pcm, audio[segment.start : segment.end])  # the audio as sent, rumble and all
+    assert ep.samples_fed == audio.shape[0]

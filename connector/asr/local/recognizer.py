@@ -2,10 +2,10 @@
 
 Three tasks share one channel's state:
 
-* **intake** reads audio, removes rumble below 100 Hz (:mod:`connector.audio.highpass`: it
-  blinds the VAD, and telephone speech has nothing there), runs the VAD inline (well under a
-  thread hop per 32 ms window) and queues work at once — it never waits on inference, so the
-  session's audio path never stalls;
+* **intake** reads audio, runs the VAD inline (well under a thread hop per 32 ms window) on it
+  with rumble below 100 Hz removed (:mod:`connector.audio.highpass`: rumble blinds the VAD, and
+  telephone speech has nothing there; the decoder gets the audio as sent) and queues work at
+  once — it never waits on inference, so the session's audio path never stalls;
 * **decoder** runs the queued work in order, one decode at a time, in a worker thread under the
   shared limiter; its work is never skipped:
 
@@ -162,6 +162,7 @@ class LocalRecognizer:
             preroll=self._settings.preroll,
             max_utterance=self._settings.max_utterance,
             min_speech=self._settings.min_speech,
+            prefilter=HighPass(),
         )
         async with trio.open_nursery() as outer:
             self._scope = outer.cancel_scope
@@ -213,11 +214,10 @@ class LocalRecognizer:
         endpointer: Endpointer,
         jobs: trio.MemorySendChannel[_Job],
     ) -> None:
-        highpass = HighPass()
         async with audio:
             async for item in audio:
                 if isinstance(item, Flush):
-                    self._cut(endpointer, highpass, "flush", jobs)
+                    self._cut(endpointer, "flush", jobs)
                     continue
                 if not isinstance(item, AudioChunk):
                     raise EngineError(f"local engine: unexpected input {type(item).__name__}")
@@ -225,17 +225,19 @@ class LocalRecognizer:
                 for offset in range(0, pcm.shape[0], _FEED_SLICE):
                     if offset:
                         await trio.lowlevel.checkpoint()
-                    for segment in endpointer.feed(highpass.process(pcm[offset : offset + _FEED_SLICE])):
+                    for segment in endpointer.feed(pcm[offset : offset + _FEED_SLICE]):
                         self._submit(segment, jobs)
                     self._maybe_speculate(endpointer, jobs)
                     self._maybe_request_partial(endpointer.current)
-        self._cut(endpointer, highpass, "end", jobs)
+        self._cut(endpointer, "end", jobs)
 
-    def _cut(self, endpointer: Endpointer, highpass: HighPass, reason: str, jobs: trio.MemorySendChannel[_Job]) -> None:
+    def _cut(self, endpointer: Endpointer, reason: str, jobs: trio.MemorySendChannel[_Job]) -> None:
         """End the utterance in progress with every sample received so far (Flush, end of input)."""
-        for segment in endpointer.feed(highpass.flush()):
+        ended = endpointer.cut(reason)
+        for segment in ended:
             self._submit(segment, jobs)
-        self._submit(endpointer.cut(reason), jobs)
+        if not ended:
+            self._submit(None, jobs)  # drops a speculation whose utterance was too short to keep
 
     def _submit(self, segment: Segment | None, jobs: trio.MemorySendChannel[_Job]) -> None:
         speculation = self._speculation

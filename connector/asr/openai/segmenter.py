@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...audio.endpointer import Endpointer, Scorer, Segment
+from ...audio.highpass import HighPass
 from ...audio.silero import shared_model
 from ..base import Pcm
 from .config import OpenAISettings
@@ -64,7 +65,8 @@ class EndpointSegmenter:
 
     def _get(self) -> Endpointer:
         if self._endpointer is None:
-            scorer: Scorer = shared_model().stream() if self._settings.vad == "silero" else energy_scorer
+            silero = self._settings.vad == "silero"
+            scorer: Scorer = shared_model().stream() if silero else energy_scorer
             self._endpointer = Endpointer(
                 scorer,
                 threshold=self._settings.vad_threshold,
@@ -72,6 +74,7 @@ class EndpointSegmenter:
                 preroll=self._settings.pad,
                 max_utterance=self._settings.max_utterance,
                 min_speech=self._settings.min_speech,
+                prefilter=HighPass() if silero else None,  # rumble below 100 Hz blinds Silero
             )
         return self._endpointer
 
@@ -79,8 +82,7 @@ class EndpointSegmenter:
         return [_utterance(s) for s in self._get().feed(pcm)]
 
     def cut(self) -> list[Utterance]:
-        segment = self._get().cut("flush")
-        return [] if segment is None else [_utterance(segment)]
+        return [_utterance(s) for s in self._get().cut("flush")]
 
 
 def _utterance(segment: Segment) -> Utterance:
