@@ -29,7 +29,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connector.asr.base import AudioChunk, Hypothesis, RecognizerSpec
+from connector.asr.base import AudioChunk, Hypothesis, Recognizer, RecognizerInput, RecognizerSpec
 from connector.asr.local import create_engine
 from tests.speech import silence, synthesize, ulaw_roundtrip, word_error_rate
 
@@ -83,9 +83,18 @@ def build_channel(rng: random.Random, seconds: float, voice: str) -> Channel:
     return Channel(ulaw_roundtrip(np.concatenate(parts)), utterances)
 
 
-async def stream(channel: Channel, recognizer, frame: int, fast: bool) -> None:  # type: ignore[no-untyped-def]
-    audio_tx, audio_rx = trio.open_memory_channel(1000)
-    results_tx, results_rx = trio.open_memory_channel(1000)
+async def stream(
+    pcm: np.ndarray,
+    recognizer: Recognizer,
+    frame: int,
+    fast: bool,
+    sent_at: list[float],
+    results: list[tuple[float, Hypothesis]],
+) -> None:
+    """Feed ``pcm`` in frames (at real time unless ``fast``) as a session does; log when each frame
+    was handed over (``sent_at``) and when each hypothesis came out (``results``)."""
+    audio_tx, audio_rx = trio.open_memory_channel[RecognizerInput](1000)
+    results_tx, results_rx = trio.open_memory_channel[Hypothesis](1000)
 
     async def run() -> None:
         async with results_tx:
@@ -93,18 +102,18 @@ async def stream(channel: Channel, recognizer, frame: int, fast: bool) -> None: 
 
     async def collect() -> None:
         async for hyp in results_rx:
-            channel.results.append((time.perf_counter(), hyp))
+            results.append((time.perf_counter(), hyp))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run)
         nursery.start_soon(collect)
         t0 = trio.current_time()
         async with audio_tx:
-            for i, offset in enumerate(range(0, channel.audio.shape[0], frame)):
+            for i, offset in enumerate(range(0, pcm.shape[0], frame)):
                 if not fast:
                     await trio.sleep_until(t0 + (i + 1) * frame / RATE)
-                await audio_tx.send(AudioChunk(channel.audio[offset : offset + frame]))
-                channel.frame_sent_at.append(time.perf_counter())
+                await audio_tx.send(AudioChunk(pcm[offset : offset + frame]))
+                sent_at.append(time.perf_counter())
 
 
 def score(channels: list[Channel], frame: int) -> dict[str, float]:
@@ -160,7 +169,7 @@ async def main(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as nursery:
         for index, ch in enumerate(channels):
             recognizer = engine.create(RecognizerSpec(channel=index, language="en-US"), limiter)
-            nursery.start_soon(stream, ch, recognizer, frame, args.fast)
+            nursery.start_soon(stream, ch.audio, recognizer, frame, args.fast, ch.frame_sent_at, ch.results)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     stats = score(channels, frame)
     print(

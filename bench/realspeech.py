@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import trio
 
-from connector.asr.base import AudioChunk, Hypothesis, RecognizerSpec
+from bench.engine_local import stream
+from connector.asr.base import Hypothesis, RecognizerSpec
 from connector.asr.local import create_engine
 from tests.realspeech import Channel, load_set
 from tests.speech import WordErrors, word_errors
@@ -49,31 +50,6 @@ class Run:
     channel: Channel
     sent_at: list[float] = field(default_factory=list)  # time each frame was handed over
     results: list[tuple[float, Hypothesis]] = field(default_factory=list)
-
-
-async def stream(run: Run, recognizer: Any, frame: int, fast: bool) -> None:
-    audio_tx, audio_rx = trio.open_memory_channel[AudioChunk](1000)
-    results_tx, results_rx = trio.open_memory_channel[Hypothesis](1000)
-
-    async def recognize() -> None:
-        async with results_tx:
-            await recognizer.run(audio_rx, results_tx)
-
-    async def collect() -> None:
-        async for hyp in results_rx:
-            run.results.append((time.perf_counter(), hyp))
-
-    pcm = run.channel.pcm
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(recognize)
-        nursery.start_soon(collect)
-        t0 = trio.current_time()
-        async with audio_tx:
-            for i, offset in enumerate(range(0, pcm.shape[0], frame)):
-                if not fast:
-                    await trio.sleep_until(t0 + (i + 1) * frame / RATE)
-                await audio_tx.send(AudioChunk(pcm[offset : offset + frame]))
-                run.sent_at.append(time.perf_counter())
 
 
 def _overlaps(h: Hypothesis, start: float, end: float) -> bool:
@@ -149,7 +125,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     async with trio.open_nursery() as nursery:
         for index, run in enumerate(runs):
             spec = RecognizerSpec(channel=index, language="en-US", partials=args.partials)
-            nursery.start_soon(stream, run, engine.create(spec, limiter), frame, args.fast)
+            recognizer = engine.create(spec, limiter)
+            nursery.start_soon(stream, run.channel.pcm, recognizer, frame, args.fast, run.sent_at, run.results)
     cpu = time.process_time() - cpu0
     report = score(runs, frame)
     report["cpu_per_audio_second"] = round(cpu / audio_seconds, 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from connector.nursery import SessionLimits
 from connector.security import ApiKey
 from connector.server import ConnectorServer
 from tests.scripted_engine import ScriptedEngine
+from tests.speech import espeak_available
 
 TEST_SECRET_BYTES = b"test-secret-0123456789-abcdefgh"
 TEST_SECRET = base64.b64encode(TEST_SECRET_BYTES).decode()
@@ -86,3 +88,13 @@ async def start_server(nursery: trio.Nursery) -> AsyncIterator[StartServer]:
 @pytest.fixture
 async def running(start_server: StartServer) -> RunningServer:
     return await start_server()
+
+
+@pytest.fixture(scope="session")
+def speech_ready() -> None:
+    """Tests that synthesise speech need espeak-ng: skipped without it here, failed under CI."""
+    if not espeak_available():
+        message = "espeak-ng is not installed (apt-get install -y espeak-ng)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

@@ -8,14 +8,12 @@ tests skip without it on a developer machine and fail under CI, where it must be
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 import trio
 
 from connector.asr.local import LocalEngine, create_engine
-from tests.speech import espeak_available
 
 TEST_ENV = {
     "LOCAL_MODEL": "tiny.en",
@@ -23,15 +21,6 @@ TEST_ENV = {
     "LOCAL_PARTIAL_INTERVAL": "1.0",
     "CONNECTOR_SEND_PARTIALS": "true",
 }
-
-
-@pytest.fixture(scope="session")
-def speech_ready() -> None:
-    if not espeak_available():
-        message = "espeak-ng is not installed (apt-get install -y espeak-ng)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from connector.audio.silero import WINDOW, SileroModel, SileroStream, default_model_path
-from tests.speech import espeak_available, silence, synthesize, tone
+from tests.speech import silence, synthesize, tone
 
 Floats = npt.NDArray[np.float32]
 Pcm = npt.NDArray[np.int16]
@@ -33,12 +33,7 @@ def model() -> SileroModel:
 
 
 @pytest.fixture(scope="module")
-def speech() -> Pcm:
-    if not espeak_available():
-        message = "espeak-ng is not installed (apt-get install -y espeak-ng)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def speech(speech_ready: None) -> Pcm:
     return synthesize(SENTENCE)
 
 
