@@ -5,15 +5,19 @@ faster-whisper, whose high-level API always pads to a 30 s window: for streaming
 is 8–10× the work. Instead:
 
 * partials decode the utterance so far, barely padded (cheap; their text is provisional);
-* finals pad the audio with digital silence to ``final_pad`` seconds (10 s by default):
-  unpadded finals were measured to loop and repeat words on real speech;
+* finals get 1.5 s of digital silence after the speech and at least ``final_pad`` seconds in
+  all (3 s by default), prompted with what the channel said before (Whisper's previous-text
+  context); a final whose decode shows evidence of a loop (:mod:`.loopguard`) is decoded once
+  more in a 10 s window without that prompt — short windows and prompts are where loops start —
+  so a loop costs a second decode, not words;
 * ``align()`` on the same encoder output gives word start/end (cross-attention DTW) and the
   per-token probabilities that become word confidences.
 
 Hallucination guards live here too: the no-speech test (Whisper's own rule: no-speech
 probability above the threshold *and* a low average log-probability), a token budget
-proportional to the audio length so a loop cannot run on, and a repetition guard that trims a
-looping tail. None of them compares one utterance with another, so saying "yes" twice yields
+proportional to the audio length so a loop cannot run on, and the loop guard, which cuts a
+looping tail only on evidence (budget hit, words outrunning the voiced audio, repeats aligned
+into silence). None of them compares one utterance with another, so saying "yes" twice yields
 two finals.
 
 All of this is blocking and runs in a worker thread; ``cancel`` is checked between the steps so
@@ -245,7 +249,8 @@ class WhisperDecoder:
         attempt = self._attempt(pcm, language, pad, final, cancel, previous, voiced)
         if final and attempt is not None and attempt.cut is not None and self._retry_pad > pad:
             retry = self._attempt(pcm, language, self._retry_pad, final, cancel, (), voiced)
-            if retry is None or retry.cut is None or retry.kept_words >= attempt.kept_words:
+            # The retry wins unless it lost words: it found nothing, or its own cut kept fewer.
+            if retry is not None and (retry.cut is None or retry.kept_words >= attempt.kept_words):
                 attempt = retry
         return None if attempt is None else attempt.result
 
