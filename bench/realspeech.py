@@ -12,7 +12,8 @@ tokens, as in the server. Reported, with the definitions of docs/measuring.md:
   split into substitutions, deletions and insertions, with the reference word count; fillers
   (``uh``, ``um``) are not counted (tests/speech.py ``normalize_words``);
 * **finals per utterance**: how many finals overlap each utterance in time (1 is right; 2+ is a
-  split utterance) and how many finals overlap two utterances or more (merged turns);
+  split utterance) and how many finals hold words of two utterances or more (merged turns: a
+  word starting within 0.1 s of each);
 * **end of speech → final**: from handing over the frame that holds an utterance's last speech
   sample to receiving the last final that overlaps it, p50/p95/max (real time only);
 * **first partial** (``--partials``): from the frame holding an utterance's first speech sample
@@ -29,6 +30,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +40,7 @@ import trio
 from bench.engine_local import stream
 from connector.asr.base import Hypothesis, RecognizerSpec
 from connector.asr.local import create_engine
-from tests.realspeech import Channel, load_set
+from tests.realspeech import Channel, Utterance, load_set
 from tests.speech import WordErrors, word_errors
 
 RATE = 8000
@@ -54,6 +56,13 @@ class Run:
 
 def _overlaps(h: Hypothesis, start: float, end: float) -> bool:
     return h.start < end + SLACK and h.start + h.duration > start - SLACK
+
+
+def _utterances_heard(h: Hypothesis, utterances: Sequence[Utterance]) -> set[int]:
+    """The utterances a final has words of (word starts within 0.1 s of them); by overlap if it has no words."""
+    if not h.words:
+        return {i for i, u in enumerate(utterances) if _overlaps(h, u.start, u.end)}
+    return {i for i, u in enumerate(utterances) for w in h.words if u.start - 0.1 <= w.start <= u.end + 0.1}
 
 
 def _q(values: list[float], q: float) -> float | None:
@@ -81,7 +90,7 @@ def score(runs: list[Run], frame: int) -> dict[str, Any]:
             totals.insertions + errors.insertions,
             totals.reference_words + errors.reference_words,
         )
-        merged += sum(1 for _, h in finals if sum(_overlaps(h, u.start, u.end) for u in utterances) > 1)
+        merged += sum(1 for _, h in finals if len(_utterances_heard(h, utterances)) > 1)
         for u in utterances:
             mine = [(t, h) for t, h in finals if _overlaps(h, u.start, u.end)]
             per_utterance.append(len(mine))
