@@ -29,6 +29,15 @@ __all__ = ["LocalEngine"]
 MODEL_OPTION = "localModel"  # customConfig key: may only name the model this server loaded
 
 
+def _decoder(model: LoadedModel, settings: LocalSettings) -> WhisperDecoder:
+    return WhisperDecoder(
+        model,
+        beam_size=settings.beam_size,
+        final_pad=settings.final_pad,
+        no_speech_threshold=settings.no_speech_threshold,
+    )
+
+
 class LocalEngine:
     """:class:`~connector.asr.base.EngineFactory` for the embedded Whisper engine."""
 
@@ -51,12 +60,7 @@ class LocalEngine:
         model = await trio.to_thread.run_sync(
             load_model, settings.model, settings.compute_type, settings.threads
         )
-        decoder = WhisperDecoder(
-            model,
-            beam_size=settings.beam_size,
-            final_pad=settings.final_pad,
-            no_speech_threshold=settings.no_speech_threshold,
-        )
+        decoder = _decoder(model, settings)
         await trio.to_thread.run_sync(self._warm_up, decoder, model)
         self._vad = await trio.to_thread.run_sync(shared_model)
         self._model, self._decoder = model, decoder
@@ -81,12 +85,7 @@ class LocalEngine:
         settings = dataclasses.replace(self.settings, **changes)
         other = LocalEngine(settings)
         other._model = self._model
-        other._decoder = WhisperDecoder(
-            self._model,
-            beam_size=settings.beam_size,
-            final_pad=settings.final_pad,
-            no_speech_threshold=settings.no_speech_threshold,
-        )
+        other._decoder = _decoder(self._model, settings)
         other._vad = self._vad
         return other
 
