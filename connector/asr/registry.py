@@ -3,16 +3,15 @@
 Each engine module exposes ``create_engine(env: Mapping[str, str]) -> EngineFactory``, reading
 its own settings from the environment, so adding an engine is one module plus one line here
 (or one entry point in a third-party package). Engines are imported only when enabled, so a
-server that runs the embedded engine never imports a cloud SDK.
+server that runs the embedded engine never imports a cloud SDK. The lookup itself is
+:class:`connector.plugins.PluginLoader`, shared with the translators.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
-from importlib.metadata import entry_points
-from typing import Any, cast
 
+from ..plugins import PluginLoader
 from .base import EngineConfigError, EngineFactory
 
 __all__ = ["BUILTIN_ENGINES", "EngineRegistry", "load_engine"]
@@ -25,23 +24,14 @@ BUILTIN_ENGINES: dict[str, str] = {
 
 ENTRY_POINT_GROUP = "audiohook_connector.engines"
 
-
-def _resolve(target: str) -> Any:
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+_ENGINES = PluginLoader[EngineFactory](
+    kind="engine", group=ENTRY_POINT_GROUP, builtins=BUILTIN_ENGINES, error=EngineConfigError
+)
 
 
 def load_engine(name: str, env: Mapping[str, str]) -> EngineFactory:
     """Instantiate engine ``name`` (a built-in, an entry point, or ``module:function``)."""
-    if name in BUILTIN_ENGINES:
-        return cast(EngineFactory, _resolve(BUILTIN_ENGINES[name])(env))
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return cast(EngineFactory, ep.load()(env))
-    if ":" in name:
-        return cast(EngineFactory, _resolve(name)(env))
-    known = sorted({*BUILTIN_ENGINES, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
-    raise EngineConfigError(f"unknown engine {name!r}; known engines: {', '.join(known)}")
+    return _ENGINES.load(name, env)
 
 
 class EngineRegistry:

@@ -4,6 +4,7 @@ from .durations import DurationError, format_duration, parse_duration
 from .media import MediaFormat, select_media
 from .messages import (
     MAX_TEXT_MESSAGE,
+    NIL_UUID,
     ClientMessage,
     ProtocolViolation,
     ServerMessage,
@@ -29,6 +30,7 @@ from .transcript import transcript_entities, transcript_entity
 
 __all__ = [
     "MAX_TEXT_MESSAGE",
+    "NIL_UUID",
     "Audio",
     "Backoff",
     "CallSettings",

@@ -18,6 +18,7 @@ from .durations import DurationError, parse_duration
 
 __all__ = [
     "MAX_TEXT_MESSAGE",
+    "NIL_UUID",
     "ClientMessage",
     "ProtocolViolation",
     "ServerMessage",
@@ -30,6 +31,12 @@ MAX_TEXT_MESSAGE = 65535
 """Longest text message either side accepts (characters), per the reference implementation."""
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+"""The all-zero UUID: a connection probe opens with it as ``conversationId`` and participant ``id``.
+
+Defined here, with the rest of the wire vocabulary, so the server (which recognises a probe) and
+the simulator (which sends one) cannot disagree about it.
+"""
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}-[A-Za-z]{2,3}$")
 
 

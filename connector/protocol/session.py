@@ -28,6 +28,7 @@ from .durations import parse_duration
 from .media import MediaFormat, select_media
 from .messages import (
     LANGUAGE_CODE,
+    NIL_UUID,
     ClientMessage,
     ProtocolViolation,
     ServerMessage,
@@ -51,8 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 class State(enum.Enum):

@@ -12,7 +12,6 @@ the way the reference client does; ``run_load`` runs many at once; ``main`` is t
 from .cli import main
 from .client import run_call
 from .config import (
-    NULL_UUID,
     CallConfig,
     DiscardAt,
     ErrorAt,
@@ -30,7 +29,6 @@ from .source import AudioSource
 from .wav import WavError, read_wav, wav_bytes, write_wav
 
 __all__ = [
-    "NULL_UUID",
     "AudioSource",
     "CallConfig",
     "CallResult",

@@ -39,6 +39,7 @@ from trio_websocket import (
 )
 
 from connector.protocol.durations import format_duration, parse_duration
+from connector.protocol.messages import NIL_UUID
 
 from .checks import (
     LANGUAGE_CODE,
@@ -48,7 +49,7 @@ from .checks import (
     media_matches,
     parse_transcript,
 )
-from .config import NULL_UUID, CallConfig, DiscardAt, ErrorAt, Injection, PauseAt, UpdateAt, upgrade_headers
+from .config import CallConfig, DiscardAt, ErrorAt, Injection, PauseAt, UpdateAt, upgrade_headers
 from .result import CallResult, ProtocolError, Transcript
 from .source import SAMPLE_RATE, AudioSource
 
@@ -688,7 +689,7 @@ async def run_call(
         audio = AudioSource.silence(config.duration if config.duration is not None else DEFAULT_SILENCE)
     result = CallResult(
         session_id=config.session_id,
-        conversation_id=NULL_UUID if config.probe else config.conversation_id,
+        conversation_id=NIL_UUID if config.probe else config.conversation_id,
         started_at=trio.current_time(),
         started_at_unix=time.time(),
     )

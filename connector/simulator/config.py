@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connector.protocol.messages import NIL_UUID
 from connector.security import sign_request
 
 __all__ = [
-    "NULL_UUID",
     "CallConfig",
     "DiscardAt",
     "ErrorAt",
@@ -31,7 +31,6 @@ __all__ = [
     "upgrade_target",
 ]
 
-NULL_UUID = "00000000-0000-0000-0000-000000000000"
 MediaOption = Literal["stereo", "inverted", "mono-external", "mono-internal"]
 PauseMode = Literal["advance", "freeze"]
 
@@ -156,9 +155,9 @@ class CallConfig:
         """``open.parameters`` as the Genesys client builds them (a probe blanks the call)."""
         params: dict[str, Any] = {
             "organizationId": self.organization_id,
-            "conversationId": NULL_UUID if self.probe else self.conversation_id,
+            "conversationId": NIL_UUID if self.probe else self.conversation_id,
             "participant": {
-                "id": NULL_UUID if self.probe else self.participant_id,
+                "id": NIL_UUID if self.probe else self.participant_id,
                 "ani": "" if self.probe else self.ani,
                 "aniName": "" if self.probe else self.ani_name,
                 "dnis": "" if self.probe else self.dnis,

@@ -5,7 +5,7 @@ is also an interoperability test against an independent implementation (wsproto)
 """
 
 from .connection import ConnectionClosed, WebSocketConnection
-from .frames import CloseCode, FrameParser, ProtocolViolation, encode_frame
+from .frames import CloseCode, FrameParser, WebSocketViolation, encode_frame
 from .handshake import HandshakeError, accept_response, check_upgrade
 
 __all__ = [
@@ -13,8 +13,8 @@ __all__ = [
     "ConnectionClosed",
     "FrameParser",
     "HandshakeError",
-    "ProtocolViolation",
     "WebSocketConnection",
+    "WebSocketViolation",
     "accept_response",
     "check_upgrade",
     "encode_frame",

@@ -27,7 +27,7 @@ from .frames import (
     TEXT,
     CloseCode,
     FrameParser,
-    ProtocolViolation,
+    WebSocketViolation,
     close_payload,
     encode_frame,
     parse_close,
@@ -128,7 +128,7 @@ class WebSocketConnection:
                         self._peer_closed.set()
                         echo = CloseCode.NORMAL if close.code == CloseCode.NO_STATUS else close.code
                         await self._send_close(echo, "")
-                except ProtocolViolation as exc:
+                except WebSocketViolation as exc:
                     self._closed = (exc.code, exc.reason)
                     self._peer_closed.set()
                     await self._send_close(exc.code, exc.reason)

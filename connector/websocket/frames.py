@@ -24,7 +24,7 @@ __all__ = [
     "TEXT",
     "CloseCode",
     "FrameParser",
-    "ProtocolViolation",
+    "WebSocketViolation",
     "close_payload",
     "encode_frame",
     "parse_close",
@@ -48,8 +48,13 @@ class CloseCode:
     INTERNAL_ERROR = 1011
 
 
-class ProtocolViolation(Exception):
-    """The client broke RFC 6455: close with ``code`` and stop reading."""
+class WebSocketViolation(Exception):
+    """The client broke RFC 6455: close with ``code`` and stop reading.
+
+    Named for the layer it belongs to: a broken *frame* is answered with a WebSocket close code,
+    while :class:`connector.protocol.ProtocolViolation` is a broken *AudioHook message*, answered
+    with a ``disconnect`` one layer up.
+    """
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -102,14 +107,14 @@ def parse_close(payload: bytes) -> Close:
     if not payload:
         return Close(CloseCode.NO_STATUS, "")
     if len(payload) == 1:
-        raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, "close frame with a 1-byte body")
+        raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, "close frame with a 1-byte body")
     code = int.from_bytes(payload[:2], "big")
     if not _valid_close_code(code):
-        raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, f"invalid close code {code}")
+        raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, f"invalid close code {code}")
     try:
         reason = payload[2:].decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolViolation(CloseCode.INVALID_DATA, "close reason is not UTF-8") from None
+        raise WebSocketViolation(CloseCode.INVALID_DATA, "close reason is not UTF-8") from None
     return Close(code, reason)
 
 
@@ -151,7 +156,7 @@ class FrameParser:
                 return opcode, payload
             if opcode == CONTINUATION:
                 if not self._fragment_opcode:
-                    raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, "continuation frame without a message")
+                    raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, "continuation frame without a message")
                 self._fragments.append(payload)
                 self._fragment_size += len(payload)
                 if not fin:
@@ -159,7 +164,7 @@ class FrameParser:
                 opcode, payload = self._fragment_opcode, b"".join(self._fragments)
                 self._fragments, self._fragment_opcode, self._fragment_size = [], 0, 0
             elif self._fragment_opcode:
-                raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, "new message inside a fragmented one")
+                raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, "new message inside a fragmented one")
             elif not fin:
                 self._fragment_opcode, self._fragments, self._fragment_size = opcode, [payload], len(payload)
                 continue
@@ -168,7 +173,7 @@ class FrameParser:
             try:
                 return TEXT, payload.decode("utf-8")
             except UnicodeDecodeError:
-                raise ProtocolViolation(CloseCode.INVALID_DATA, "text message is not UTF-8") from None
+                raise WebSocketViolation(CloseCode.INVALID_DATA, "text message is not UTF-8") from None
 
     def _next_frame(self) -> tuple[bool, int, bytes] | None:
         data, o = self._data, self._offset
@@ -178,19 +183,19 @@ class FrameParser:
         b0, b1 = data[o], data[o + 1]
         opcode = b0 & 0x0F
         if b0 & 0x70:
-            raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, "reserved bits set (no extension was agreed)")
+            raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, "reserved bits set (no extension was agreed)")
         if not b1 & 0x80:
-            raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, "client frame is not masked")
+            raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, "client frame is not masked")
         fin = bool(b0 & 0x80)
         n = b1 & 0x7F
         head = 6
         if opcode >= CLOSE:
             if opcode not in _CONTROL:
-                raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
+                raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
             if not fin or n > 125:
-                raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, "fragmented or oversized control frame")
+                raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, "fragmented or oversized control frame")
         elif opcode not in _DATA and opcode != CONTINUATION:
-            raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
+            raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
         elif n == 126:
             if available < 4:
                 return None
@@ -201,10 +206,10 @@ class FrameParser:
                 return None
             n = int.from_bytes(data[o + 2 : o + 10], "big")
             if n >> 63:
-                raise ProtocolViolation(CloseCode.PROTOCOL_ERROR, "frame length has its top bit set")
+                raise WebSocketViolation(CloseCode.PROTOCOL_ERROR, "frame length has its top bit set")
             head = 14
         if opcode < CLOSE and n + (self._fragment_size if opcode == CONTINUATION else 0) > self.max_message_size:
-            raise ProtocolViolation(CloseCode.TOO_BIG, f"message over {self.max_message_size} bytes")
+            raise WebSocketViolation(CloseCode.TOO_BIG, f"message over {self.max_message_size} bytes")
         end = o + head + n
         if len(data) < end:
             return None

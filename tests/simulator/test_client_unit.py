@@ -23,8 +23,8 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
 from connector.audio.codecs import encode_ulaw
+from connector.protocol import NIL_UUID
 from connector.simulator import (
-    NULL_UUID,
     AudioSource,
     CallConfig,
     DiscardAt,
@@ -684,8 +684,8 @@ async def test_probe(fake: FakeServer, autojump_clock: trio.abc.Clock) -> None:
     assert result.ok
     assert fake.types() == ["open", "close"]
     params = fake.texts("open")[0]["parameters"]
-    assert params["conversationId"] == NULL_UUID and params["participant"] == {
-        "id": NULL_UUID, "ani": "", "aniName": "", "dnis": ""}
+    assert params["conversationId"] == NIL_UUID and params["participant"] == {
+        "id": NIL_UUID, "ani": "", "aniName": "", "dnis": ""}
     assert params["supportedLanguages"] is True
     assert result.opened_params is not None and result.opened_params["supportedLanguages"] == ["en-US", "fr-CA"]
 

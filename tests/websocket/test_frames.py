@@ -17,7 +17,7 @@ from connector.websocket.frames import (
     TEXT,
     CloseCode,
     FrameParser,
-    ProtocolViolation,
+    WebSocketViolation,
     close_payload,
     encode_frame,
     parse_close,
@@ -137,7 +137,7 @@ def test_a_utf8_character_split_across_fragments_is_fine() -> None:
 def test_violations_close_with_the_rfc_code(wire: bytes, code: int) -> None:
     parser = FrameParser(1 << 20)
     parser.feed(wire)
-    with pytest.raises(ProtocolViolation) as caught:
+    with pytest.raises(WebSocketViolation) as caught:
         drain(parser)
     assert caught.value.code == code
 
@@ -145,12 +145,12 @@ def test_violations_close_with_the_rfc_code(wire: bytes, code: int) -> None:
 def test_oversized_messages_are_refused_from_the_header_alone() -> None:
     parser = FrameParser(1000)
     parser.feed(b"\x82\xff" + struct.pack("!Q", 10**9))  # no payload yet: nothing is buffered for it
-    with pytest.raises(ProtocolViolation) as caught:
+    with pytest.raises(WebSocketViolation) as caught:
         parser.next_message()
     assert caught.value.code == CloseCode.TOO_BIG
     fragments = FrameParser(1000)
     fragments.feed(masked(BINARY, b"x" * 600, first=BINARY) + masked(0, b"x" * 600))
-    with pytest.raises(ProtocolViolation) as caught:
+    with pytest.raises(WebSocketViolation) as caught:
         drain(fragments)
     assert caught.value.code == CloseCode.TOO_BIG
     exact = FrameParser(1000)
@@ -164,10 +164,10 @@ def test_close_frames() -> None:
     assert (close.code, close.reason) == (1000, "bye é")
     assert parse_close(struct.pack("!H", 4001)).code == 4001
     for bad in (b"\x03", struct.pack("!H", 1005), struct.pack("!H", 999), struct.pack("!H", 2999)):
-        with pytest.raises(ProtocolViolation) as caught:
+        with pytest.raises(WebSocketViolation) as caught:
             parse_close(bad)
         assert caught.value.code == CloseCode.PROTOCOL_ERROR
-    with pytest.raises(ProtocolViolation) as caught:
+    with pytest.raises(WebSocketViolation) as caught:
         parse_close(struct.pack("!H", 1000) + b"\xff")
     assert caught.value.code == CloseCode.INVALID_DATA
     long = close_payload(1011, "é" * 200)
