@@ -8,22 +8,16 @@ Engine-specific variables are read by each engine's own ``create_engine(env)``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
+from .envparse import ConfigError, EnvReader
 from .gc_tuning import FULL_COLLECTION_EVERY
 from .nursery.limits import SessionLimits
 from .security import ApiKey, parse_api_keys
 
 __all__ = ["ConfigError", "Settings", "load_environment"]
-
-T = TypeVar("T")
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message lists every problem."""
 
 
 def load_environment(env_file: str | None = ".env") -> dict[str, str]:
@@ -37,59 +31,10 @@ def load_environment(env_file: str | None = ".env") -> dict[str, str]:
     return merged
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _positive(parse: Callable[[str], T]) -> Callable[[str], T]:
-    def parser(text: str) -> T:
-        value = parse(text)
-        if value <= 0:  # type: ignore[operator]
-            raise ValueError("must be > 0")
-        return value
-
-    return parser
-
-
-def _non_negative(parse: Callable[[str], T]) -> Callable[[str], T]:
-    def parser(text: str) -> T:
-        value = parse(text)
-        if value < 0:  # type: ignore[operator]
-            raise ValueError("must be >= 0")
-        return value
-
-    return parser
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be 0..65535")
-    return value
-
-
 def _path(text: str) -> str:
     if not text.startswith("/") or " " in text:
         raise ValueError("must start with '/' and contain no spaces")
     return text
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parser(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return text
-
-    return parser
-
-
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _language(text: str) -> str:
@@ -128,66 +73,56 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        errors: list[str] = []
-        values: dict[str, object] = {}
-        limits: dict[str, object] = {}
-
-        def read(name: str, attr: str, parse: Callable[[str], object], into: dict[str, object] = values) -> None:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return
-            try:
-                into[attr] = parse(raw.strip())
-            except ValueError as exc:
-                errors.append(f"{name}: {exc}")
-
-        read("CONNECTOR_HOST", "host", str)
-        read("CONNECTOR_PORT", "port", _port)
-        read("CONNECTOR_PATH", "path", _path)
-        read("CONNECTOR_API_KEYS", "api_keys", lambda t: tuple(parse_api_keys(t)))
-        read("CONNECTOR_ALLOW_ANONYMOUS", "allow_anonymous", _bool)
-        read("CONNECTOR_AUTH_FAILURE", "auth_failure", _choice("request", "session"))
-        read("CONNECTOR_ORG_ALLOWLIST", "organization_allowlist", lambda t: frozenset(x.lower() for x in _csv(t)))
-        read("CONNECTOR_CLOCK_SKEW", "clock_skew", _non_negative(float))
-        read("CONNECTOR_SIGNATURE_MAX_AGE", "signature_max_age", _positive(float))
-        read("CONNECTOR_NONCE_MIN_LENGTH", "nonce_min_length", _non_negative(int))
-        read("CONNECTOR_ENGINES", "engines", _csv)
-        read("CONNECTOR_DEFAULT_ENGINE", "default_engine", str)
-        read("CONNECTOR_DEFAULT_LANGUAGE", "default_language", _language)
-        read("CONNECTOR_WORKER_THREADS", "worker_threads", _positive(int))
-        read("CONNECTOR_GC_INTERVAL", "gc_interval", _positive(float))
-        read("CONNECTOR_EVENT_RATE", "event_rate", _positive(float), limits)
-        read("CONNECTOR_EVENT_BURST", "event_burst", _positive(float), limits)
-        read("CONNECTOR_EVENT_BATCH_THRESHOLD", "event_batch_threshold", _non_negative(int), limits)
-        read("CONNECTOR_MAX_QUEUED_EVENTS", "max_queued_events", _positive(int), limits)
-        read("CONNECTOR_SEND_PARTIALS", "send_partials", _bool, limits)
-        read("CONNECTOR_MAX_BUFFERED_AUDIO", "max_buffered_audio", _positive(float), limits)
-        read("CONNECTOR_ENGINE_CHUNK", "engine_chunk", _non_negative(float), limits)
-        read("CONNECTOR_ENGINE_STOP_TIMEOUT", "engine_stop_timeout", _positive(float), limits)
-        read("CONNECTOR_OPEN_TIMEOUT", "open_timeout", _positive(float), limits)
-        read("CONNECTOR_CLOSE_TIMEOUT", "close_timeout", _positive(float), limits)
-        read("CONNECTOR_SEND_TIMEOUT", "send_timeout", _positive(float), limits)
-        read("CONNECTOR_IDLE_TIMEOUT", "idle_timeout", _positive(float), limits)
-        read("CONNECTOR_HANDSHAKE_TIMEOUT", "handshake_timeout", _positive(float))
-        read("CONNECTOR_DRAIN_TIMEOUT", "drain_timeout", _non_negative(float))
-        read("CONNECTOR_MAX_SESSIONS", "max_sessions", _non_negative(int))
-        read("CONNECTOR_TRANSLATOR", "translator", str)
-        read("CONNECTOR_LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"))
-        read("CONNECTOR_LOG_FORMAT", "log_format", _choice("json", "text"))
-
-        settings = cls(**values, limits=SessionLimits(**limits))  # type: ignore[arg-type]
+        read = EnvReader(env, collect=True)
+        default, limit = cls(), SessionLimits()
+        allowlist = read.words("CONNECTOR_ORG_ALLOWLIST", None)
+        limits = SessionLimits(
+            event_rate=read.number("CONNECTOR_EVENT_RATE", limit.event_rate, above=0),
+            event_burst=read.number("CONNECTOR_EVENT_BURST", limit.event_burst, low=1),
+            event_batch_threshold=read.integer("CONNECTOR_EVENT_BATCH_THRESHOLD", limit.event_batch_threshold, low=0),
+            max_queued_events=read.integer("CONNECTOR_MAX_QUEUED_EVENTS", limit.max_queued_events, low=1),
+            send_partials=read.flag("CONNECTOR_SEND_PARTIALS", limit.send_partials),
+            max_buffered_audio=read.number("CONNECTOR_MAX_BUFFERED_AUDIO", limit.max_buffered_audio, above=0),
+            engine_chunk=read.number("CONNECTOR_ENGINE_CHUNK", limit.engine_chunk, low=0),
+            engine_stop_timeout=read.number("CONNECTOR_ENGINE_STOP_TIMEOUT", limit.engine_stop_timeout, above=0),
+            open_timeout=read.number("CONNECTOR_OPEN_TIMEOUT", limit.open_timeout, above=0),
+            close_timeout=read.number("CONNECTOR_CLOSE_TIMEOUT", limit.close_timeout, above=0),
+            send_timeout=read.number("CONNECTOR_SEND_TIMEOUT", limit.send_timeout, above=0),
+            idle_timeout=read.number("CONNECTOR_IDLE_TIMEOUT", limit.idle_timeout, above=0),
+        )
+        settings = cls(
+            host=read.text("CONNECTOR_HOST", default.host),
+            port=read.integer("CONNECTOR_PORT", default.port, low=0, high=65535),
+            path=read.parsed("CONNECTOR_PATH", default.path, _path),
+            api_keys=read.parsed("CONNECTOR_API_KEYS", default.api_keys, parse_api_keys),
+            allow_anonymous=read.flag("CONNECTOR_ALLOW_ANONYMOUS", default.allow_anonymous),
+            auth_failure=read.choice("CONNECTOR_AUTH_FAILURE", default.auth_failure, ("request", "session")),
+            organization_allowlist=None if allowlist is None else frozenset(x.lower() for x in allowlist),
+            clock_skew=read.number("CONNECTOR_CLOCK_SKEW", default.clock_skew, low=0),
+            signature_max_age=read.number("CONNECTOR_SIGNATURE_MAX_AGE", default.signature_max_age, above=0),
+            nonce_min_length=read.integer("CONNECTOR_NONCE_MIN_LENGTH", default.nonce_min_length, low=0),
+            engines=read.words("CONNECTOR_ENGINES", default.engines),
+            default_engine=read.text("CONNECTOR_DEFAULT_ENGINE", default.default_engine),
+            default_language=read.parsed("CONNECTOR_DEFAULT_LANGUAGE", default.default_language, _language),
+            worker_threads=read.integer("CONNECTOR_WORKER_THREADS", default.worker_threads, low=1),
+            gc_interval=read.number("CONNECTOR_GC_INTERVAL", default.gc_interval, above=0),
+            limits=limits,
+            handshake_timeout=read.number("CONNECTOR_HANDSHAKE_TIMEOUT", default.handshake_timeout, above=0),
+            drain_timeout=read.number("CONNECTOR_DRAIN_TIMEOUT", default.drain_timeout, low=0),
+            max_sessions=read.integer("CONNECTOR_MAX_SESSIONS", default.max_sessions, low=0),
+            translator=read.text("CONNECTOR_TRANSLATOR", default.translator),
+            log_level=read.choice("CONNECTOR_LOG_LEVEL", default.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=read.choice("CONNECTOR_LOG_FORMAT", default.log_format, ("json", "text")),
+        )
         if not settings.engines:
-            errors.append("CONNECTOR_ENGINES: at least one engine must be enabled")
+            read.problem("CONNECTOR_ENGINES: at least one engine must be enabled")
         elif settings.default_engine not in settings.engines and not any(":" in e for e in settings.engines):
             # (``module:function`` engines are named by their factory; the registry checks those.)
-            errors.append(f"CONNECTOR_DEFAULT_ENGINE: {settings.default_engine!r} is not in CONNECTOR_ENGINES")
-        if settings.limits.event_burst < 1:
-            errors.append("CONNECTOR_EVENT_BURST: must be >= 1")
+            read.problem(f"CONNECTOR_DEFAULT_ENGINE: {settings.default_engine!r} is not in CONNECTOR_ENGINES")
         if not settings.api_keys and not settings.allow_anonymous:
-            errors.append(
+            read.problem(
                 "CONNECTOR_API_KEYS: no API keys configured; set CONNECTOR_API_KEYS=key[:base64secret],... "
                 "or CONNECTOR_ALLOW_ANONYMOUS=true for a trial without authentication"
             )
-        if errors:
-            raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+        read.raise_problems()
         return settings

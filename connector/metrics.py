@@ -39,7 +39,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
-from .config import ConfigError
+from .envparse import EnvReader
 from .loop_lag import watch_loop_lag
 from .nursery.session import Outcome, SessionReport
 from .observe import NullObserver, Observer
@@ -73,33 +73,19 @@ class MetricsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MetricsSettings:
-        """Read ``CONNECTOR_METRICS*``; raise :class:`ConfigError` listing every problem."""
-        errors: list[str] = []
-        enabled = True
-        raw = env.get("CONNECTOR_METRICS", "").strip().lower()
-        if raw in ("0", "false", "no", "off"):
-            enabled = False
-        elif raw not in ("", "1", "true", "yes", "on"):
-            errors.append("CONNECTOR_METRICS: expected true or false")
-        token = env.get("CONNECTOR_METRICS_TOKEN", "").strip() or None
+        """Read ``CONNECTOR_METRICS*``; raise :class:`~connector.envparse.ConfigError` listing every problem."""
+        read = EnvReader(env, collect=True)
+        enabled = read.flag("CONNECTOR_METRICS", True)
+        token = read.text("CONNECTOR_METRICS_TOKEN") or None
         if token is not None and (
             len(token) < MIN_TOKEN_LENGTH or not token.isascii() or not token.isprintable() or " " in token
         ):
-            errors.append(
+            read.problem(
                 f"CONNECTOR_METRICS_TOKEN: must be at least {MIN_TOKEN_LENGTH} printable ASCII characters "
                 "without spaces (it is sent as 'Authorization: Bearer <token>')"
             )
-        interval = 0.1
-        raw_interval = env.get("CONNECTOR_LOOP_LAG_INTERVAL", "").strip()
-        if raw_interval:
-            try:
-                interval = float(raw_interval)
-                if not 0.001 <= interval <= 60:
-                    raise ValueError
-            except ValueError:
-                errors.append("CONNECTOR_LOOP_LAG_INTERVAL: must be a number of seconds between 0.001 and 60")
-        if errors:
-            raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+        interval = read.number("CONNECTOR_LOOP_LAG_INTERVAL", 0.1, low=0.001, high=60)
+        read.raise_problems()
         return cls(enabled=enabled, token=token, loop_lag_interval=interval)
 
 

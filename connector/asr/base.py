@@ -29,6 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import trio
 
+from ..envparse import ConfigError
+
 __all__ = [
     "SAMPLE_RATE",
     "AudioChunk",
@@ -100,8 +102,12 @@ class EngineError(Exception):
     """A recognizer failed in a way the caller should report (``info`` is safe to send)."""
 
 
-class EngineConfigError(EngineError):
-    """Per-call options are invalid or credentials are missing; the message says what to fix."""
+class EngineConfigError(EngineError, ConfigError):
+    """Per-call options are invalid or credentials are missing; the message says what to fix.
+
+    Also a :class:`~connector.envparse.ConfigError`: engines read their variables with
+    ``EnvReader(env, error=EngineConfigError)`` (see :mod:`connector.envparse`).
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -27,6 +26,7 @@ from google import genai
 from google.genai import errors, types
 
 from ..asr.base import EngineConfigError
+from ..envparse import EnvReader
 from .base import TranslationError
 
 __all__ = ["GeminiSettings", "GeminiTranslator", "GeminiTranslatorFactory", "create_translator"]
@@ -49,20 +49,6 @@ _INSTRUCTION = (
 )
 
 
-def _secret(env: Mapping[str, str], *keys: str) -> str | None:
-    for key in keys:
-        value = env.get(key, "").strip()
-        if value:
-            return value
-        path = env.get(f"{key}_FILE", "").strip()
-        if path:
-            try:
-                return Path(path).read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise EngineConfigError(f"{key}_FILE={path!r} cannot be read ({exc.strerror})") from None
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class GeminiSettings:
     """``GEMINI_*`` variables; see ``docs/engines-cloud.md``."""
@@ -77,20 +63,17 @@ class GeminiSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GeminiSettings:
-        raw_timeout = env.get("GEMINI_TIMEOUT_S", "").strip()
-        try:
-            request_timeout = float(raw_timeout) if raw_timeout else 10.0
-        except ValueError:
-            raise EngineConfigError(f"GEMINI_TIMEOUT_S must be a number, not {raw_timeout!r}") from None
-        model = env.get("GEMINI_MODEL", "").strip() or "gemini-2.5-flash"
-        models = tuple(m for m in env.get("GEMINI_MODELS", "").replace(",", " ").split() if m)
+        read = EnvReader(env, error=EngineConfigError)
+        request_timeout = read.number("GEMINI_TIMEOUT_S", 10.0)
+        model = read.text("GEMINI_MODEL", "gemini-2.5-flash")
+        models = read.words("GEMINI_MODELS", ())
         if not _MODEL_NAME.match(model) or (models and model not in models):
             raise EngineConfigError(f"GEMINI_MODEL={model!r} is not a valid (or allowed) Gemini model name")
         return cls(
-            api_key=_secret(env, "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+            api_key=read.secret("GEMINI_API_KEY", "GOOGLE_API_KEY"),
             model=model,
             models=models,
-            base_url=env.get("GEMINI_BASE_URL", "").strip() or None,
+            base_url=read.text("GEMINI_BASE_URL") or None,
             request_timeout=max(0.1, request_timeout),
         )
 

@@ -30,6 +30,7 @@ import trio
 from ..asr.base import EngineConfigError, Hypothesis
 from ..asr.languages import normalize_tag
 from ..asr.word_timing import SPREAD, spread_words
+from ..envparse import EnvReader
 from .base import Translator
 
 __all__ = [
@@ -66,14 +67,6 @@ class TranslationCounters:
     partials_dropped: int = 0
 
 
-def _parse_enum(cls: type[Fallback] | type[PartialPolicy], key: str, raw: object) -> Any:
-    try:
-        return cls(str(raw).strip().lower())
-    except ValueError:
-        allowed = ", ".join(m.value for m in cls)
-        raise EngineConfigError(f"{key} must be one of {allowed}, not {raw!r}") from None
-
-
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
     """Server-wide defaults of the translation stage (``TRANSLATION_*`` variables)."""
@@ -85,21 +78,12 @@ class PipelineSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
-        def number(key: str, default: float, minimum: float) -> float:
-            raw = env.get(key, "").strip()
-            try:
-                value = float(raw) if raw else default
-            except ValueError:
-                raise EngineConfigError(f"{key} must be a number, not {raw!r}") from None
-            if value < minimum:
-                raise EngineConfigError(f"{key} must be at least {minimum}")
-            return value
-
+        read = EnvReader(env, error=EngineConfigError)
         return cls(
-            timeout=number("TRANSLATION_TIMEOUT_S", 3.0, 0.05),
-            fallback=_parse_enum(Fallback, "TRANSLATION_FALLBACK", env.get("TRANSLATION_FALLBACK") or "source"),
-            max_concurrency=int(number("TRANSLATION_MAX_CONCURRENCY", 4, 1)),
-            partials=_parse_enum(PartialPolicy, "TRANSLATION_PARTIALS", env.get("TRANSLATION_PARTIALS") or "drop"),
+            timeout=read.number("TRANSLATION_TIMEOUT_S", 3.0, low=0.05),
+            fallback=Fallback(read.choice("TRANSLATION_FALLBACK", Fallback.SOURCE, Fallback)),
+            max_concurrency=int(read.number("TRANSLATION_MAX_CONCURRENCY", 4, low=1)),
+            partials=PartialPolicy(read.choice("TRANSLATION_PARTIALS", PartialPolicy.DROP, PartialPolicy)),
         )
 
 

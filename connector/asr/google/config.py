@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...envparse import EnvReader
 from ..base import EngineConfigError
-from ..envparse import env_list, env_number
 from ..languages import DEFAULT_GOOGLE_LANGUAGES
 
 __all__ = ["KNOWN_MODELS", "CallOptions", "GoogleSettings", "parse_call_options"]
@@ -23,21 +23,7 @@ KNOWN_MODELS: tuple[str, ...] = (
     "medical_dictation", "medical_conversation", "latest_long", "latest_short",
 )  # fmt: skip
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
-    raw = env.get(key)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise EngineConfigError(f"{key} must be true or false, not {raw!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,34 +52,35 @@ class GoogleSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GoogleSettings:
-        location = env.get("GOOGLE_SPEECH_LOCATION", "").strip() or "us-central1"
+        read = EnvReader(env, error=EngineConfigError)
+        location = read.text("GOOGLE_SPEECH_LOCATION", "us-central1")
         default_endpoint = "speech.googleapis.com" if location == "global" else f"{location}-speech.googleapis.com"
-        model = env.get("GOOGLE_SPEECH_MODEL", "").strip() or "chirp_2"
-        models = env_list(env, "GOOGLE_SPEECH_MODELS", KNOWN_MODELS)
+        model = read.text("GOOGLE_SPEECH_MODEL", "chirp_2")
+        models = read.words("GOOGLE_SPEECH_MODELS", KNOWN_MODELS)
         if model not in models:
             raise EngineConfigError(
                 f"GOOGLE_SPEECH_MODEL={model!r} is not one of GOOGLE_SPEECH_MODELS ({', '.join(models)})"
             )
         settings = cls(
-            project=env.get("GOOGLE_CLOUD_PROJECT", "").strip() or None,
-            credentials_file=env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip() or None,
+            project=read.text("GOOGLE_CLOUD_PROJECT") or None,
+            credentials_file=read.text("GOOGLE_APPLICATION_CREDENTIALS") or None,
             location=location,
-            endpoint=env.get("GOOGLE_SPEECH_ENDPOINT", "").strip() or default_endpoint,
-            recognizer=env.get("GOOGLE_SPEECH_RECOGNIZER", "").strip() or "_",
+            endpoint=read.text("GOOGLE_SPEECH_ENDPOINT", default_endpoint),
+            recognizer=read.text("GOOGLE_SPEECH_RECOGNIZER", "_"),
             model=model,
             models=models,
-            languages=env_list(env, "GOOGLE_SPEECH_LANGUAGES", DEFAULT_GOOGLE_LANGUAGES),
-            insecure=_flag(env, "GOOGLE_SPEECH_INSECURE", False),
-            stream_limit=env_number(env, "GOOGLE_SPEECH_STREAM_LIMIT_S", 240.0, 1.0),
-            overlap=env_number(env, "GOOGLE_SPEECH_OVERLAP_S", 2.0, 0.0),
-            replay=env_number(env, "GOOGLE_SPEECH_REPLAY_S", 30.0, 1.0),
-            drain_timeout=env_number(env, "GOOGLE_SPEECH_DRAIN_TIMEOUT_S", 10.0, 0.05),
-            max_retries=int(env_number(env, "GOOGLE_SPEECH_MAX_RETRIES", 5, 0)),
-            retry_base=env_number(env, "GOOGLE_SPEECH_RETRY_BASE_S", 0.5, 0.0),
-            retry_max=env_number(env, "GOOGLE_SPEECH_RETRY_MAX_S", 8.0, 0.0),
-            fallback_confidence=env_number(env, "GOOGLE_SPEECH_FALLBACK_CONFIDENCE", 0.9, 0.0),
-            max_streams=int(env_number(env, "GOOGLE_SPEECH_MAX_STREAMS", 400, 1)),
-            interim_results=_flag(env, "GOOGLE_SPEECH_INTERIM_RESULTS", True),
+            languages=read.words("GOOGLE_SPEECH_LANGUAGES", DEFAULT_GOOGLE_LANGUAGES),
+            insecure=read.flag("GOOGLE_SPEECH_INSECURE", False),
+            stream_limit=read.number("GOOGLE_SPEECH_STREAM_LIMIT_S", 240.0, low=1.0),
+            overlap=read.number("GOOGLE_SPEECH_OVERLAP_S", 2.0, low=0.0),
+            replay=read.number("GOOGLE_SPEECH_REPLAY_S", 30.0, low=1.0),
+            drain_timeout=read.number("GOOGLE_SPEECH_DRAIN_TIMEOUT_S", 10.0, low=0.05),
+            max_retries=int(read.number("GOOGLE_SPEECH_MAX_RETRIES", 5, low=0)),
+            retry_base=read.number("GOOGLE_SPEECH_RETRY_BASE_S", 0.5, low=0.0),
+            retry_max=read.number("GOOGLE_SPEECH_RETRY_MAX_S", 8.0, low=0.0),
+            fallback_confidence=read.number("GOOGLE_SPEECH_FALLBACK_CONFIDENCE", 0.9, low=0.0),
+            max_streams=int(read.number("GOOGLE_SPEECH_MAX_STREAMS", 400, low=1)),
+            interim_results=read.flag("GOOGLE_SPEECH_INTERIM_RESULTS", True),
         )
         if settings.stream_limit > 290:
             raise EngineConfigError("GOOGLE_SPEECH_STREAM_LIMIT_S must stay below Google's 300 s stream limit")

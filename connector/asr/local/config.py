@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ...envparse import EnvReader
 from ..base import EngineConfigError
 from .tokenizer import MAX_PREVIOUS
 
@@ -29,32 +30,6 @@ def _usable_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise EngineConfigError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise EngineConfigError(f"{name}={raw} is out of range: use a value from {low:g} to {high:g}")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise EngineConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise EngineConfigError(f"{name}={raw} is out of range: use a value from {low} to {high}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,27 +54,22 @@ class LocalSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSettings:
         """Read and validate ``LOCAL_*`` variables; raises :class:`EngineConfigError` on bad ones."""
-        model = env.get("LOCAL_MODEL", "").strip() or "base"
-        compute_type = env.get("LOCAL_COMPUTE_TYPE", "").strip().lower() or "int8"
-        if compute_type not in COMPUTE_TYPES:
-            raise EngineConfigError(
-                f"LOCAL_COMPUTE_TYPE={compute_type!r} is not one of {', '.join(sorted(COMPUTE_TYPES))}"
-            )
+        read = EnvReader(env, error=EngineConfigError)
         settings = cls(
-            model=model,
-            compute_type=compute_type,
-            threads=_int(env, "LOCAL_THREADS", _usable_cpus(), 1, 256),
-            beam_size=_int(env, "LOCAL_BEAM_SIZE", 1, 1, 10),
-            partial_interval=_float(env, "LOCAL_PARTIAL_INTERVAL", 1.0, 0.0, 60.0),
-            vad_threshold=_float(env, "LOCAL_VAD_THRESHOLD", 0.5, 0.05, 0.95),
-            end_silence=_float(env, "LOCAL_END_SILENCE", 0.3, 0.1, 5.0),
-            speculate_after=_float(env, "LOCAL_SPECULATE_AFTER", 0.1, 0.0, 5.0),
-            prompt_tokens=_int(env, "LOCAL_PROMPT_TOKENS", 64, 0, MAX_PREVIOUS),
-            preroll=_float(env, "LOCAL_PREROLL", 0.3, 0.0, 2.0),
-            min_speech=_float(env, "LOCAL_MIN_SPEECH", 0.15, 0.0, 2.0),
-            max_utterance=_float(env, "LOCAL_MAX_UTTERANCE", 25.0, 2.0, 28.0),
-            final_pad=_float(env, "LOCAL_FINAL_PAD", 3.0, 0.0, WINDOW_SECONDS),
-            no_speech_threshold=_float(env, "LOCAL_NO_SPEECH_THRESHOLD", 0.6, 0.0, 1.0),
+            model=read.text("LOCAL_MODEL", "base"),
+            compute_type=read.choice("LOCAL_COMPUTE_TYPE", "int8", sorted(COMPUTE_TYPES)),
+            threads=read.integer("LOCAL_THREADS", _usable_cpus(), low=1, high=256),
+            beam_size=read.integer("LOCAL_BEAM_SIZE", 1, low=1, high=10),
+            partial_interval=read.number("LOCAL_PARTIAL_INTERVAL", 1.0, low=0.0, high=60.0),
+            vad_threshold=read.number("LOCAL_VAD_THRESHOLD", 0.5, low=0.05, high=0.95),
+            end_silence=read.number("LOCAL_END_SILENCE", 0.3, low=0.1, high=5.0),
+            speculate_after=read.number("LOCAL_SPECULATE_AFTER", 0.1, low=0.0, high=5.0),
+            prompt_tokens=read.integer("LOCAL_PROMPT_TOKENS", 64, low=0, high=MAX_PREVIOUS),
+            preroll=read.number("LOCAL_PREROLL", 0.3, low=0.0, high=2.0),
+            min_speech=read.number("LOCAL_MIN_SPEECH", 0.15, low=0.0, high=2.0),
+            max_utterance=read.number("LOCAL_MAX_UTTERANCE", 25.0, low=2.0, high=28.0),
+            final_pad=read.number("LOCAL_FINAL_PAD", 3.0, low=0.0, high=WINDOW_SECONDS),
+            no_speech_threshold=read.number("LOCAL_NO_SPEECH_THRESHOLD", 0.6, low=0.0, high=1.0),
         )
         if settings.max_utterance + settings.preroll > WINDOW_SECONDS - 1.0:
             raise EngineConfigError(

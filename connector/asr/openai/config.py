@@ -10,30 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from ...envparse import EnvReader
 from ..base import EngineConfigError
-from ..envparse import env_list, env_number
 from ..languages import DEFAULT_OPENAI_LANGUAGES
 
 __all__ = ["CallOptions", "OpenAISettings", "parse_call_options"]
 
 _MODELS = ("gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1")
-
-
-def _secret(env: Mapping[str, str], key: str) -> str | None:
-    """A secret from ``KEY`` or from the file named by ``KEY_FILE`` (never from the repo)."""
-    value = env.get(key, "").strip()
-    if value:
-        return value
-    path = env.get(f"{key}_FILE", "").strip()
-    if not path:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise EngineConfigError(f"{key}_FILE={path!r} cannot be read ({exc.strerror})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,36 +47,32 @@ class OpenAISettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OpenAISettings:
-        model = env.get("OPENAI_STT_MODEL", "").strip() or "gpt-4o-mini-transcribe"
-        models = env_list(env, "OPENAI_STT_MODELS", _MODELS)
+        read = EnvReader(env, error=EngineConfigError)
+        model = read.text("OPENAI_STT_MODEL", "gpt-4o-mini-transcribe")
+        models = read.words("OPENAI_STT_MODELS", _MODELS)
         if model not in models:
             raise EngineConfigError(f"OPENAI_STT_MODEL={model!r} is not one of OPENAI_STT_MODELS ({', '.join(models)})")
-        vad = env.get("OPENAI_STT_VAD", "").strip().lower() or "silero"
-        if vad not in ("silero", "energy"):
-            raise EngineConfigError(f"OPENAI_STT_VAD must be 'silero' or 'energy', not {vad!r}")
         settings = cls(
-            api_key=_secret(env, "OPENAI_API_KEY"),
-            base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
+            api_key=read.secret("OPENAI_API_KEY"),
+            base_url=read.text("OPENAI_BASE_URL") or None,
             model=model,
             models=models,
-            word_timestamp_models=env_list(env, "OPENAI_STT_WORD_TIMESTAMP_MODELS", ("whisper-1",)),
-            logprob_models=env_list(env, "OPENAI_STT_LOGPROB_MODELS", ("gpt-4o-mini-transcribe", "gpt-4o-transcribe")),
-            languages=env_list(env, "OPENAI_STT_LANGUAGES", DEFAULT_OPENAI_LANGUAGES),
-            timeout=env_number(env, "OPENAI_STT_TIMEOUT_S", 15.0, 0.05),
-            max_retries=int(env_number(env, "OPENAI_STT_MAX_RETRIES", 3, 0)),
-            retry_base=env_number(env, "OPENAI_STT_RETRY_BASE_S", 0.5, 0.0),
-            retry_max=env_number(env, "OPENAI_STT_RETRY_MAX_S", 8.0, 0.0),
-            max_concurrency=int(env_number(env, "OPENAI_STT_MAX_CONCURRENCY", 4, 1)),
-            vad=vad,
-            vad_threshold=env_number(env, "OPENAI_STT_VAD_THRESHOLD", 0.5, 0.0),
-            min_silence=env_number(env, "OPENAI_STT_MIN_SILENCE_S", 0.5, 0.05),
-            min_speech=env_number(env, "OPENAI_STT_MIN_SPEECH_S", 0.25, 0.0),
-            max_utterance=env_number(env, "OPENAI_STT_MAX_UTTERANCE_S", 20.0, 1.0),
-            pad=env_number(env, "OPENAI_STT_PAD_S", 0.2, 0.0),
-            fallback_confidence=env_number(env, "OPENAI_STT_FALLBACK_CONFIDENCE", 0.9, 0.0),
+            word_timestamp_models=read.words("OPENAI_STT_WORD_TIMESTAMP_MODELS", ("whisper-1",)),
+            logprob_models=read.words("OPENAI_STT_LOGPROB_MODELS", ("gpt-4o-mini-transcribe", "gpt-4o-transcribe")),
+            languages=read.words("OPENAI_STT_LANGUAGES", DEFAULT_OPENAI_LANGUAGES),
+            timeout=read.number("OPENAI_STT_TIMEOUT_S", 15.0, low=0.05),
+            max_retries=int(read.number("OPENAI_STT_MAX_RETRIES", 3, low=0)),
+            retry_base=read.number("OPENAI_STT_RETRY_BASE_S", 0.5, low=0.0),
+            retry_max=read.number("OPENAI_STT_RETRY_MAX_S", 8.0, low=0.0),
+            max_concurrency=int(read.number("OPENAI_STT_MAX_CONCURRENCY", 4, low=1)),
+            vad=read.choice("OPENAI_STT_VAD", "silero", ("silero", "energy")),
+            vad_threshold=read.number("OPENAI_STT_VAD_THRESHOLD", 0.5, low=0.0, high=1.0),
+            min_silence=read.number("OPENAI_STT_MIN_SILENCE_S", 0.5, low=0.05),
+            min_speech=read.number("OPENAI_STT_MIN_SPEECH_S", 0.25, low=0.0),
+            max_utterance=read.number("OPENAI_STT_MAX_UTTERANCE_S", 20.0, low=1.0),
+            pad=read.number("OPENAI_STT_PAD_S", 0.2, low=0.0),
+            fallback_confidence=read.number("OPENAI_STT_FALLBACK_CONFIDENCE", 0.9, low=0.0),
         )
-        if settings.vad_threshold > 1:
-            raise EngineConfigError("OPENAI_STT_VAD_THRESHOLD must be between 0 and 1")
         return settings
 
 
