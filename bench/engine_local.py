@@ -31,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector.asr.base import AudioChunk, Hypothesis, Recognizer, RecognizerInput, RecognizerSpec
 from connector.asr.local import create_engine
+from connector.vocabulary import SAMPLE_RATE
 from tests.speech import silence, synthesize, ulaw_roundtrip, word_error_rate
 
-RATE = 8000
+RATE = SAMPLE_RATE
 SENTENCES = [
     "hello i would like to check the balance on my account",
     "my account number is four seven two nine one",

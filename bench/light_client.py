@@ -39,10 +39,11 @@ from connector.audio.codecs import encode_ulaw
 from connector.protocol import format_duration
 from connector.simulator import CallConfig, CallResult, DiscardAt, PauseAt, ProtocolError, UpdateAt, upgrade_headers
 from connector.simulator.config import upgrade_target
+from connector.vocabulary import SAMPLE_RATE
 
 __all__ = ["FrameBank", "LightDriver", "client_frame"]
 
-RATE = 8000
+RATE = SAMPLE_RATE
 
 
 def client_frame(opcode: int, payload: bytes, key: bytes | None = None) -> bytes:

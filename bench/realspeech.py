@@ -40,10 +40,11 @@ import trio
 from bench.engine_local import stream
 from connector.asr.base import Hypothesis, RecognizerSpec
 from connector.asr.local import create_engine
+from connector.vocabulary import SAMPLE_RATE
 from tests.realspeech import Channel, Utterance, load_set
 from tests.speech import WordErrors, word_errors
 
-RATE = 8000
+RATE = SAMPLE_RATE
 SLACK = 0.3  # seconds around an utterance within which a final still overlaps it
 
 

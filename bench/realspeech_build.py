@@ -47,8 +47,9 @@ import numpy as np
 import numpy.typing as npt
 
 from connector.audio import encode_ulaw
+from connector.vocabulary import SAMPLE_RATE
 
-RATE = 8000
+RATE = SAMPLE_RATE
 SEED = 20240611
 LEAD_S = 0.5
 TAIL_S = 1.5

@@ -6,9 +6,10 @@ same way wherever it is read: an empty or unset variable means the default, text
 choice ignores case, and every problem reads ``NAME: what is wrong`` (with the offending value,
 except for secrets and values parsed by the caller).
 
-Errors. Every problem is a :class:`ConfigError`, a :class:`ValueError`. Engines and translators
-must raise :class:`~connector.asr.base.EngineConfigError` (their callers, the registries and the
-tests catch that), and it derives from :class:`ConfigError`; so an engine builds its reader with
+Errors. Every problem is a :class:`ConfigError`, a :class:`ValueError`. Engines raise
+:class:`~connector.asr.base.EngineConfigError` and translators
+:class:`~connector.translate.base.TranslatorConfigError` (their callers and tests catch those),
+and both derive from :class:`ConfigError`; so an engine builds its reader with
 ``EnvReader(env, error=EngineConfigError)`` and its problems arrive as the class its callers
 expect, while code that only knows this module can catch :class:`ConfigError` for any of them.
 This module is ground floor: it imports nothing of the connector, so any layer may use it.

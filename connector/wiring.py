@@ -12,8 +12,8 @@ from typing import Any
 
 import trio
 
-from .asr import EngineConfigError
 from .config import Settings
+from .envparse import ConfigError
 from .nursery.transcription import Pipeline
 from .protocol import CallSettings
 
@@ -52,7 +52,7 @@ def translation_parts(settings: Settings, env: Mapping[str, str]) -> dict[str, A
                     "set CONNECTOR_TRANSLATOR=gemini and GEMINI_API_KEY"
                 )
             factory.check(options)
-        except EngineConfigError as exc:
+        except ConfigError as exc:  # a TranslatorConfigError, or an older plug-in's EngineConfigError
             return str(exc)
         return None
 

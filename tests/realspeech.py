@@ -16,10 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from connector.audio import decode_ulaw
+from connector.vocabulary import SAMPLE_RATE
 
 SET_DIR = Path(__file__).parent / "realspeech"
 MANIFEST = SET_DIR / "manifest.json"
-RATE = 8000
+RATE = SAMPLE_RATE
 WAVE_FORMAT_MULAW = 7
 
 

@@ -25,8 +25,9 @@ from connector.asr import (
     RecognizerSpec,
     Word,
 )
+from connector.vocabulary import SAMPLE_RATE
 
-RATE = 8000
+RATE = SAMPLE_RATE
 
 
 @dataclass

@@ -25,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from connector.vocabulary import SAMPLE_RATE, Pcm
+
 __all__ = [
     "RATE",
     "WordErrors",
@@ -38,8 +40,7 @@ __all__ = [
     "word_errors",
 ]
 
-RATE = 8000
-Pcm = npt.NDArray[np.int16]
+RATE = SAMPLE_RATE
 
 _TRIM_THRESHOLD = 200  # |sample| above this (of 32767) counts as speech when trimming
 

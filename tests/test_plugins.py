@@ -11,6 +11,7 @@ from connector import plugins
 from connector.asr.base import EngineConfigError
 from connector.asr.registry import load_engine
 from connector.plugins import PluginLoader
+from connector.translate.base import TranslatorConfigError
 from connector.translate.registry import load_translator
 
 
@@ -55,5 +56,5 @@ def test_a_broken_module_function_is_not_reworded(monkeypatch: pytest.MonkeyPatc
 def test_engines_and_translators_keep_their_messages() -> None:
     with pytest.raises(EngineConfigError, match=r"^unknown engine 'nope'; known engines: .*google, local, openai"):
         load_engine("nope", {})
-    with pytest.raises(EngineConfigError, match=r"^unknown translator 'nope'; known translators: .*gemini"):
+    with pytest.raises(TranslatorConfigError, match=r"^unknown translator 'nope'; known translators: .*gemini"):
         load_translator("nope", {})

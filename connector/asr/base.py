@@ -3,7 +3,7 @@
 A session runs one :class:`Recognizer` per audio channel as a task in its nursery. The
 recognizer reads :class:`AudioChunk` and :class:`Flush` items from a memory channel and writes
 :class:`Hypothesis` results to another. Times in results are **relative to the audio fed to
-that recognizer** (sample index / 8000); the session maps them onto the stream timeline, so an
+that recognizer** (sample index / ``SAMPLE_RATE``); the session maps them onto the stream timeline, so an
 engine never needs to know about pauses, discards or position re-syncs.
 
 The contract, which every engine's tests check:
@@ -25,11 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
 import trio
 
 from ..envparse import ConfigError
+from ..vocabulary import SAMPLE_RATE, Hypothesis, Pcm, Word
 
 __all__ = [
     "SAMPLE_RATE",
@@ -39,16 +38,16 @@ __all__ = [
     "EngineFactory",
     "Flush",
     "Hypothesis",
+    "Pcm",
     "Recognizer",
     "RecognizerInput",
     "RecognizerSpec",
     "Word",
 ]
 
-SAMPLE_RATE = 8000
-"""Every AudioHook stream is 8 kHz; engines resample internally if they need more."""
-
-Pcm = npt.NDArray[np.int16]
+# SAMPLE_RATE, Pcm, Word and Hypothesis live on the ground floor (connector.vocabulary), so the
+# protocol and the translators can name them without importing the engines; they are re-exported
+# here so an engine imports its whole interface from this one module.
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,38 +63,6 @@ class Flush:
 
 
 RecognizerInput = AudioChunk | Flush
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One recognised word; ``start`` is seconds from the first sample fed to the recognizer."""
-
-    value: str
-    start: float
-    duration: float
-    confidence: float
-
-
-@dataclass(frozen=True, slots=True)
-class Hypothesis:
-    """A partial or final result for one utterance.
-
-    ``start``/``duration`` span the utterance, relative to the fed audio like :class:`Word`.
-    ``words`` may be empty when the engine has no word timings; the session then sends an
-    empty token list rather than inventing timings. ``timing`` says where word times came from
-    (``"engine"`` for real alignments, ``"spread"`` for evenly spread estimates) so integrators
-    and docs can tell them apart.
-    """
-
-    utterance: int
-    text: str
-    is_final: bool
-    start: float
-    duration: float
-    confidence: float
-    words: Sequence[Word] = ()
-    language: str | None = None
-    timing: str = "engine"
 
 
 class EngineError(Exception):

@@ -9,8 +9,9 @@ parameter does not accept, a short prompt written in that language steers the mo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
+
+from ..language_tags import normalize_tag, primary_subtag, tag_in
 
 __all__ = [
     "DEFAULT_GOOGLE_LANGUAGES",
@@ -94,31 +95,6 @@ DEFAULT_OPENAI_LANGUAGES: tuple[str, ...] = (
     "es-MX", "it-IT", "pt-BR", "pt-PT", "nl-NL", "ja-JP", "ko-KR", "zh-CN", "cmn-CN", "hi-IN",
     "ar-EG", "pl-PL", "sv-SE", "da-DK", "nb-NO", "fi-FI", "tr-TR", "ru-RU", "bg-BG", "el-GR",
 )  # fmt: skip
-
-
-def normalize_tag(tag: str) -> str:
-    """``EN-us`` → ``en-US``: language lower case, 2-letter region upper case, script title case."""
-    parts = tag.strip().replace("_", "-").split("-")
-    out = [parts[0].lower()]
-    for part in parts[1:]:
-        if len(part) == 4 and part.isalpha():
-            out.append(part.title())
-        elif len(part) in (2, 3):
-            out.append(part.upper())
-        else:
-            out.append(part.lower())
-    return "-".join(out)
-
-
-def primary_subtag(tag: str) -> str:
-    """The language part of a tag, lower case (``pt-BR`` → ``pt``)."""
-    return tag.strip().replace("_", "-").split("-")[0].lower()
-
-
-def tag_in(tag: str, supported: Iterable[str]) -> bool:
-    """Case-insensitive membership of a full tag in a list of tags."""
-    wanted = normalize_tag(tag)
-    return any(normalize_tag(s) == wanted for s in supported)
 
 
 def google_language_code(tag: str) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["decode", "decode_channels", "decode_l16", "decode_ulaw", "deinterleave", "encode_ulaw"]
+from ..vocabulary import Pcm
 
-Pcm = npt.NDArray[np.int16]
+__all__ = ["decode", "decode_channels", "decode_l16", "decode_ulaw", "deinterleave", "encode_ulaw"]
 
 _BIAS = 0x84
 _CLIP = 32635

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ..vocabulary import Pcm
 from .highpass import HighPass
 from .silero import RATE, WINDOW
 
 __all__ = ["WINDOW", "Endpointer", "Scorer", "Segment"]
 
 _HYSTERESIS = 0.15  # silero's customary gap between the start and the end threshold
-
-Pcm = npt.NDArray[np.int16]
 Scorer = Callable[[npt.NDArray[np.float32]], float]
 
 

@@ -21,20 +21,20 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from ..vocabulary import SAMPLE_RATE, Pcm
+
 __all__ = ["CUTOFF_HZ", "DELAY", "TAPS", "HighPass"]
 
 CUTOFF_HZ = 100.0
 TAPS = 255  # odd: a whole-sample centre; −6 dB at the cut-off, ~25 dB down at 50 Hz
 DELAY = (TAPS - 1) // 2
-_RATE = 8000
-
-Pcm = npt.NDArray[np.int16]
 
 
 @cache
 def _taps() -> npt.NDArray[np.float64]:
     n = np.arange(TAPS) - DELAY
-    low: npt.NDArray[np.float64] = 2 * CUTOFF_HZ / _RATE * np.sinc(2 * CUTOFF_HZ / _RATE * n) * np.kaiser(TAPS, 8.0)
+    cutoff = 2 * CUTOFF_HZ / SAMPLE_RATE  # as a fraction of the sampling frequency
+    low: npt.NDArray[np.float64] = cutoff * np.sinc(cutoff * n) * np.kaiser(TAPS, 8.0)
     low /= low.sum()  # unity gain at 0 Hz, so the high-pass removes DC exactly
     high = -low
     high[DELAY] += 1.0

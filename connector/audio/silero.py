@@ -42,9 +42,11 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from ..vocabulary import SAMPLE_RATE
+
 __all__ = ["CONTEXT", "RATE", "WINDOW", "SileroModel", "SileroStream", "default_model_path", "shared_model"]
 
-RATE = 8000  # Hz: the telephone rate; Silero's 8 kHz branch is selected by ``sr``
+RATE = SAMPLE_RATE  # Hz: the telephone rate; Silero's 8 kHz branch is selected by ``sr``
 WINDOW = 256  # samples per decision at 8 kHz (32 ms), as the model was trained
 CONTEXT = 32  # samples of the previous window prepended to each input at 8 kHz (64 at 16 kHz)
 _STATE_SHAPE = (2, 1, 128)  # LSTM (h, c) × batch × hidden

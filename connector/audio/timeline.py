@@ -1,6 +1,6 @@
 """The stream timeline: one clock per session, and per-recognizer maps onto it.
 
-The protocol's clock is the client's ``position``: samples per channel / 8000, plus the time
+The protocol's clock is the client's ``position``: samples per channel / ``SAMPLE_RATE``, plus the time
 the client reports as discarded (``discarded`` messages and ``resumed.discarded``). We count the
 same way and re-sync from ``position`` on every text message, because a client may report a
 discard without skipping audio (or skip without reporting).
@@ -16,9 +16,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-__all__ = ["StreamClock", "TimelineMap"]
+from ..vocabulary import SAMPLE_RATE
 
-SAMPLE_RATE = 8000
+__all__ = ["StreamClock", "TimelineMap"]
 
 
 @dataclass

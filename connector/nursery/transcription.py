@@ -31,9 +31,10 @@ import numpy as np
 import numpy.typing as npt
 import trio
 
-from ..asr import AudioChunk, EngineError, EngineFactory, Flush, Hypothesis, RecognizerInput, RecognizerSpec
+from ..asr import AudioChunk, EngineError, EngineFactory, Flush, RecognizerInput, RecognizerSpec
 from ..audio.timeline import TimelineMap
 from ..protocol import CallSettings, transcript_entities
+from ..vocabulary import SAMPLE_RATE, Hypothesis
 
 __all__ = ["ChannelRun", "Generation", "TranscriptionStats"]
 
@@ -123,7 +124,7 @@ class ChannelRun:
 
     def heard_at(self, relative_seconds: float) -> float | None:
         """When the fed sample at ``relative_seconds`` arrived (trio clock), if still known."""
-        return self._arrivals.at(relative_seconds * 8000)
+        return self._arrivals.at(relative_seconds * SAMPLE_RATE)
 
     def _settle(self) -> None:
         """Forget what the recognizer has taken: the channel is FIFO, so the items still in it
@@ -138,7 +139,7 @@ class ChannelRun:
         if self.buffered_samples + len(pcm) > self.max_buffered_samples:
             self._settle()  # only near the bound: the count is an upper bound until settled
         if self.buffered_samples + len(pcm) > self.max_buffered_samples:
-            self.stats.audio_dropped_seconds += len(pcm) / 8000
+            self.stats.audio_dropped_seconds += len(pcm) / SAMPLE_RATE
             if not self._drop_logged:
                 self._drop_logged = True
                 log.warning("engine is behind real time: dropping audio", extra={"channel": self.channel})
@@ -222,8 +223,8 @@ class Generation:
             ChannelRun(
                 channel=index,
                 language=self.settings.language,
-                max_buffered_samples=int(self.max_buffered_seconds * 8000),
-                chunk_samples=int(self.chunk_seconds * 8000),
+                max_buffered_samples=int(self.max_buffered_seconds * SAMPLE_RATE),
+                chunk_samples=int(self.chunk_seconds * SAMPLE_RATE),
                 stats=self.stats,
             )
             for index in range(len(self.settings.channels))

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..vocabulary import SAMPLE_RATE
+
 __all__ = ["MediaFormat", "select_media"]
 
 _FORMATS = {"PCMU": 1, "L16": 2}  # bytes per sample
@@ -39,7 +41,7 @@ def _usable(offer: object) -> MediaFormat | None:
     if (
         offer.get("type") != "audio"
         or offer.get("format") not in _FORMATS
-        or offer.get("rate") != 8000
+        or offer.get("rate") != SAMPLE_RATE
         or not isinstance(channels, list)
         or not 1 <= len(channels) <= 2
         or not all(isinstance(c, str) and c in _CHANNELS for c in channels)

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from ..audio.codecs import decode_channels
 from ..audio.timeline import StreamClock
+from ..vocabulary import SAMPLE_RATE
 from .durations import parse_duration
 from .media import MediaFormat, select_media
 from .messages import (
@@ -281,7 +282,7 @@ class SessionMachine:
         start = self.clock.samples
         self.clock.advance(samples)
         self.counters.audio_frames += 1
-        self.counters.audio_seconds += samples / 8000
+        self.counters.audio_seconds += samples / SAMPLE_RATE
         if not self.transcribing or samples == 0:
             return []
         return [Audio(channels=channels, stream_sample=start)]

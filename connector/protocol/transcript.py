@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..asr.base import Hypothesis
+from ..vocabulary import Hypothesis
 from .durations import format_duration
 
 __all__ = ["MAX_ENTITY_UNITS", "transcript_entities", "transcript_entity", "utf16_units"]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connector.protocol.durations import DurationError, parse_duration
+from connector.vocabulary import SAMPLE_RATE
 
 from .result import Token, Transcript
 
@@ -74,7 +75,7 @@ def _media_problem(entry: object) -> str | None:
         return "media type is not 'audio'"
     if entry.get("format") not in ("PCMU", "L16"):
         return "media format is not PCMU or L16"
-    if entry.get("rate") != 8000:
+    if entry.get("rate") != SAMPLE_RATE:
         return "media rate is not 8000"
     if (
         not isinstance(channels, list)

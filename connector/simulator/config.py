@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from connector.protocol.messages import NIL_UUID
 from connector.security import sign_request
+from connector.vocabulary import SAMPLE_RATE
 
 __all__ = [
     "CallConfig",
@@ -50,7 +51,7 @@ def media_offers(option: MediaOption = "stereo", fmt: str = "PCMU") -> tuple[dic
     """The ``open.media`` list for a named option, in preference order."""
     if option not in _CHANNEL_SETS:
         raise ValueError(f"unknown media option {option!r}; choose one of {sorted(_CHANNEL_SETS)}")
-    return tuple({"type": "audio", "format": fmt, "channels": ch, "rate": 8000} for ch in _CHANNEL_SETS[option])
+    return tuple({"type": "audio", "format": fmt, "channels": ch, "rate": SAMPLE_RATE} for ch in _CHANNEL_SETS[option])
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CallResult", "ProtocolError", "Token", "Transcript"]
+from connector.vocabulary import SAMPLE_RATE
 
-SAMPLE_RATE = 8000
+__all__ = ["CallResult", "ProtocolError", "Token", "Transcript"]
 
 
 @dataclass(frozen=True, slots=True)

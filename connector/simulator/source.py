@@ -19,12 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from connector.audio.codecs import encode_ulaw
+from connector.vocabulary import SAMPLE_RATE
 
 from .wav import StrPath, read_wav, resample
 
 __all__ = ["SAMPLE_RATE", "AudioSource", "MonoChannel"]
-
-SAMPLE_RATE = 8000
 MonoChannel = Literal["external", "internal", "both"]
 _COLUMN = {"external": 0, "internal": 1}
 

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from connector.audio.codecs import decode_ulaw, encode_ulaw
+from connector.vocabulary import SAMPLE_RATE, Pcm
 
 __all__ = [
     "FORMAT_MULAW",
@@ -44,8 +45,6 @@ FORMAT_PCM = 1
 FORMAT_MULAW = 7
 _FORMAT_EXTENSIBLE = 0xFFFE
 _NAMES = {FORMAT_PCM: "PCM", 3: "IEEE float", 6: "A-law", FORMAT_MULAW: "µ-law"}
-
-Pcm = npt.NDArray[np.int16]
 StrPath = str | PathLike[str]
 
 
@@ -179,7 +178,7 @@ def _as_frames(samples: npt.ArrayLike) -> Pcm:
 
 
 def wav_bytes(
-    samples: npt.ArrayLike, *, rate: int = 8000, encoding: Literal["ulaw", "pcm16"] = "ulaw"
+    samples: npt.ArrayLike, *, rate: int = SAMPLE_RATE, encoding: Literal["ulaw", "pcm16"] = "ulaw"
 ) -> bytes:
     """Encode int16 samples (``(n,)`` mono or ``(n, channels)``) as a complete WAV file."""
     frames = _as_frames(samples)
@@ -209,7 +208,7 @@ def write_wav(
     path: StrPath,
     samples: npt.ArrayLike,
     *,
-    rate: int = 8000,
+    rate: int = SAMPLE_RATE,
     encoding: Literal["ulaw", "pcm16"] = "ulaw",
 ) -> None:
     """Write int16 samples as a µ-law (default) or 16-bit PCM WAV file."""

@@ -1,5 +1,5 @@
 """Per-call translation of final transcripts (the session's translator slot)."""
 
-from .base import TranslationError, Translator, TranslatorFactory
+from .base import TranslationError, Translator, TranslatorConfigError, TranslatorFactory
 
-__all__ = ["TranslationError", "Translator", "TranslatorFactory"]
+__all__ = ["TranslationError", "Translator", "TranslatorConfigError", "TranslatorFactory"]

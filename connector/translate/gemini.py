@@ -25,9 +25,8 @@ import trio
 from google import genai
 from google.genai import errors, types
 
-from ..asr.base import EngineConfigError
 from ..envparse import EnvReader
-from .base import TranslationError
+from .base import TranslationError, TranslatorConfigError
 
 __all__ = ["GeminiSettings", "GeminiTranslator", "GeminiTranslatorFactory", "create_translator"]
 
@@ -63,12 +62,12 @@ class GeminiSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GeminiSettings:
-        read = EnvReader(env, error=EngineConfigError)
+        read = EnvReader(env, error=TranslatorConfigError)
         request_timeout = read.number("GEMINI_TIMEOUT_S", 10.0)
         model = read.text("GEMINI_MODEL", "gemini-2.5-flash")
         models = read.words("GEMINI_MODELS", ())
         if not _MODEL_NAME.match(model) or (models and model not in models):
-            raise EngineConfigError(f"GEMINI_MODEL={model!r} is not a valid (or allowed) Gemini model name")
+            raise TranslatorConfigError(f"GEMINI_MODEL={model!r} is not a valid (or allowed) Gemini model name")
         return cls(
             api_key=read.secret("GEMINI_API_KEY", "GOOGLE_API_KEY"),
             model=model,
@@ -183,16 +182,16 @@ class GeminiTranslatorFactory:
         allowed = self.settings.models
         if not isinstance(model, str) or not _MODEL_NAME.match(model) or (allowed and model not in allowed):
             hint = f"use one of: {', '.join(allowed)}" if allowed else "use a model name such as gemini-2.5-flash"
-            raise EngineConfigError(f"customConfig.translationModel={model!r} is not usable; {hint}")
+            raise TranslatorConfigError(f"customConfig.translationModel={model!r} is not usable; {hint}")
         return model
 
     def check(self, options: Mapping[str, Any]) -> None:
         if not self.settings.api_key:
-            raise EngineConfigError("translation needs GEMINI_API_KEY (or GEMINI_API_KEY_FILE) on the server")
+            raise TranslatorConfigError("translation needs GEMINI_API_KEY (or GEMINI_API_KEY_FILE) on the server")
         if self._problem is not None:
-            raise EngineConfigError(self._problem)
+            raise TranslatorConfigError(self._problem)
         if self._client is None:
-            raise EngineConfigError("gemini translator is not started")
+            raise TranslatorConfigError("gemini translator is not started")
         self._model(options)
 
     def create(self, options: Mapping[str, Any]) -> GeminiTranslator:

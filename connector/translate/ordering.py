@@ -27,11 +27,11 @@ from typing import Any
 
 import trio
 
-from ..asr.base import EngineConfigError, Hypothesis
-from ..asr.languages import normalize_tag
-from ..asr.word_timing import SPREAD, spread_words
 from ..envparse import EnvReader
-from .base import Translator
+from ..language_tags import primary_subtag
+from ..vocabulary import Hypothesis
+from ..word_timing import SPREAD, spread_words
+from .base import Translator, TranslatorConfigError
 
 __all__ = [
     "CallTranslation",
@@ -78,7 +78,7 @@ class PipelineSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PipelineSettings:
-        read = EnvReader(env, error=EngineConfigError)
+        read = EnvReader(env, error=TranslatorConfigError)
         return cls(
             timeout=read.number("TRANSLATION_TIMEOUT_S", 3.0, low=0.05),
             fallback=Fallback(read.choice("TRANSLATION_FALLBACK", Fallback.SOURCE, Fallback)),
@@ -98,10 +98,10 @@ class CallTranslation:
     def from_custom_config(cls, options: Mapping[str, Any]) -> CallTranslation:
         enabled = options.get("enableTranslation", False)
         if not isinstance(enabled, bool):
-            raise EngineConfigError(f"customConfig.enableTranslation must be true or false, not {enabled!r}")
+            raise TranslatorConfigError(f"customConfig.enableTranslation must be true or false, not {enabled!r}")
         source = options.get("inputLanguage")
         if source is not None and (not isinstance(source, str) or not source.strip()):
-            raise EngineConfigError("customConfig.inputLanguage must be a BCP-47 language code such as en-US")
+            raise TranslatorConfigError("customConfig.inputLanguage must be a BCP-47 language code such as en-US")
         return cls(enabled=enabled, source=source.strip() if isinstance(source, str) else None)
 
 
@@ -114,7 +114,7 @@ class _Slot:
 
 
 def _same_language(a: str, b: str) -> bool:
-    return normalize_tag(a).split("-")[0] == normalize_tag(b).split("-")[0]
+    return primary_subtag(a) == primary_subtag(b)
 
 
 def translated_hypothesis(source: Hypothesis, text: str, target: str) -> Hypothesis:

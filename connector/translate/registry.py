@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..asr.base import EngineConfigError
 from ..plugins import PluginLoader
-from .base import TranslatorFactory
+from .base import TranslatorConfigError, TranslatorFactory
 
 __all__ = ["BUILTIN_TRANSLATORS", "load_translator"]
 
@@ -22,7 +21,7 @@ BUILTIN_TRANSLATORS: dict[str, str] = {
 ENTRY_POINT_GROUP = "audiohook_connector.translators"
 
 _TRANSLATORS = PluginLoader[TranslatorFactory](
-    kind="translator", group=ENTRY_POINT_GROUP, builtins=BUILTIN_TRANSLATORS, error=EngineConfigError
+    kind="translator", group=ENTRY_POINT_GROUP, builtins=BUILTIN_TRANSLATORS, error=TranslatorConfigError
 )
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from connector.audio.highpass import DELAY, HighPass
+from connector.vocabulary import SAMPLE_RATE
 
-RATE = 8000
+RATE = SAMPLE_RATE
 
 
 def filtered(pcm: np.ndarray, pieces: int) -> np.ndarray:

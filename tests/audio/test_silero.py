@@ -18,11 +18,10 @@ import numpy.typing as npt
 import pytest
 
 from connector.audio.silero import WINDOW, SileroModel, SileroStream, default_model_path
+from connector.vocabulary import Pcm
 from tests.speech import silence, synthesize, tone
 
 Floats = npt.NDArray[np.float32]
-Pcm = npt.NDArray[np.int16]
-
 SENTENCE = "the quick brown fox jumps over the lazy dog, my account number is four two seven"
 LEAD = 0.5  # seconds of silence before the speech
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-SR = 8000
+from connector.vocabulary import SAMPLE_RATE
+
+SR = SAMPLE_RATE
 WORD_S = 0.2
 UTTERANCE_GAP_S = 0.4  # silence after which the fakes end an utterance
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import trio
 
-from connector.asr.base import EngineConfigError, Hypothesis, Word
-from connector.translate.base import TranslationError
+from connector.translate.base import TranslationError, TranslatorConfigError
 from connector.translate.gemini import GeminiTranslatorFactory
 from connector.translate.ordering import (
     CallTranslation,
@@ -21,6 +20,7 @@ from connector.translate.ordering import (
     translate_in_order,
 )
 from connector.translate.registry import load_translator
+from connector.vocabulary import Hypothesis, Word
 from tests.cloud.fake_gemini import FakeGemini, fake_translation
 from tests.cloud.harness import assert_threads_settle
 
@@ -151,11 +151,11 @@ async def test_same_language_passes_through(autojump_clock: Any) -> None:
 def test_call_and_pipeline_settings() -> None:
     assert CallTranslation.from_custom_config({}) == CallTranslation(False, None)
     assert CallTranslation.from_custom_config({"enableTranslation": True, "inputLanguage": "es-ES"}).source == "es-ES"
-    with pytest.raises(EngineConfigError, match="enableTranslation"):
+    with pytest.raises(TranslatorConfigError, match="enableTranslation"):
         CallTranslation.from_custom_config({"enableTranslation": "yes"})
     settings = PipelineSettings.from_env({"TRANSLATION_FALLBACK": "skip", "TRANSLATION_TIMEOUT_S": "1.5"})
     assert settings.fallback is Fallback.SKIP and settings.timeout == 1.5
-    with pytest.raises(EngineConfigError, match="TRANSLATION_PARTIALS"):
+    with pytest.raises(TranslatorConfigError, match="TRANSLATION_PARTIALS"):
         PipelineSettings.from_env({"TRANSLATION_PARTIALS": "translate"})
 
 
@@ -233,13 +233,13 @@ async def test_gemini_retries_429_and_5xx(fake: FakeGemini, gemini: Any) -> None
 
 async def test_gemini_reports_what_to_fix(fake: FakeGemini, gemini: Any) -> None:
     wrong = await gemini(GEMINI_API_KEY="not-the-key")
-    with pytest.raises(EngineConfigError, match="rejected GEMINI_API_KEY"):
+    with pytest.raises(TranslatorConfigError, match="rejected GEMINI_API_KEY"):
         wrong.check({})
     missing = await gemini(GEMINI_API_KEY="")
-    with pytest.raises(EngineConfigError, match="GEMINI_API_KEY"):
+    with pytest.raises(TranslatorConfigError, match="GEMINI_API_KEY"):
         missing.check({})
     good = await gemini(GEMINI_MODELS="gemini-2.5-flash gemini-2.5-pro")
-    with pytest.raises(EngineConfigError, match=r"translationModel='gpt-4o'.*gemini-2.5-pro"):
+    with pytest.raises(TranslatorConfigError, match=r"translationModel='gpt-4o'.*gemini-2.5-pro"):
         good.check({"translationModel": "gpt-4o"})
-    with pytest.raises(EngineConfigError, match="unknown translator"):
+    with pytest.raises(TranslatorConfigError, match="unknown translator"):
         load_translator("deepl", {})

@@ -18,10 +18,11 @@ import numpy as np
 import numpy.typing as npt
 
 from connector.audio.codecs import encode_ulaw
+from connector.vocabulary import SAMPLE_RATE
 
 __all__ = ["DEFAULT_OFFERS", "FRAME_SAMPLES", "RATE", "MediaSource", "PcmSource", "ToneSource", "media_offers"]
 
-RATE = 8000
+RATE = SAMPLE_RATE
 FRAME_SAMPLES = 1600  # both sources send 200 ms frames
 # mediasource-tone.ts: 200 ms of a 1 kHz tone in u-law, mono and stereo.
 TONE_MONO = bytes([0xFF, 0x0D, 0x06, 0x0D, 0xFF, 0x8D, 0x86, 0x8D] * 200)

@@ -29,7 +29,8 @@ from google.cloud.speech_v2 import (
 )
 from google.cloud.speech_v2.services.speech.transports import SpeechGrpcTransport
 
-from ..base import SAMPLE_RATE, EngineConfigError, Recognizer, RecognizerSpec
+from ...vocabulary import SAMPLE_RATE
+from ..base import EngineConfigError, Recognizer, RecognizerSpec
 from ..languages import google_language_code, tag_in
 from .config import CallOptions, GoogleSettings, parse_call_options
 from .recognizer import GoogleRecognizer

@@ -34,7 +34,8 @@ import numpy as np
 import trio
 from google.cloud.speech_v2 import StreamingRecognizeRequest, StreamingRecognizeResponse
 
-from ..base import SAMPLE_RATE, AudioChunk, EngineError, Flush, Hypothesis, Pcm, RecognizerInput, Word
+from ...vocabulary import SAMPLE_RATE, Hypothesis, Pcm, Word
+from ..base import AudioChunk, EngineError, Flush, RecognizerInput
 from .config import GoogleSettings
 from .results import StreamWindow, convert_results, results_end
 from .stream import GrpcStream, StreamingStub

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from google.cloud.speech_v2 import StreamingRecognitionResult
 
-from ..base import SAMPLE_RATE, Word
+from ...vocabulary import SAMPLE_RATE, Word
 
 __all__ = ["Piece", "StreamWindow", "convert_results", "results_end"]
 

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ...vocabulary import SAMPLE_RATE
 from .features import FRAMES_PER_SECOND, log_mel, upsample_8k_to_16k
 from .loopguard import LoopEvidence, loop_cut
 from .models import LoadedModel
@@ -131,7 +132,7 @@ def _speech_end(pcm: npt.NDArray[np.int16]) -> float | None:
     if measured is None:
         return None
     loud = np.flatnonzero(measured[1])
-    return float((loud[-1] + 1) * _ENERGY_FRAME / 8000.0) if loud.size else None
+    return float((loud[-1] + 1) * _ENERGY_FRAME / SAMPLE_RATE) if loud.size else None
 
 
 _SNAP_BEFORE = 0.25  # seconds a word boundary may move earlier …
@@ -153,7 +154,7 @@ def _snap_to_energy(words: list[TimedWord], pcm: npt.NDArray[np.int16]) -> list[
         return words
     level, loud = measured
     n_frames = level.shape[0]
-    step = _ENERGY_FRAME / 8000.0
+    step = _ENERGY_FRAME / SAMPLE_RATE
 
     def frame(t: float) -> int:
         return min(int(n_frames), max(0, round(t / step)))
@@ -243,7 +244,7 @@ class WhisperDecoder:
         ``previous`` are text tokens the channel said before (the prompt's context);
         ``voiced_seconds`` is how much of ``pcm`` the VAD heard as speech (defaults to all).
         """
-        seconds = pcm.shape[0] / 8000.0
+        seconds = pcm.shape[0] / SAMPLE_RATE
         voiced = seconds if voiced_seconds is None else min(seconds, voiced_seconds)
         pad = self._final_pad if final else _PARTIAL_MIN_WINDOW
         attempt = self._attempt(pcm, language, pad, final, cancel, previous, voiced)
@@ -268,7 +269,7 @@ class WhisperDecoder:
 
         whisper: Any = self.model.whisper
         tokenizer = self.model.tokenizer
-        seconds = pcm.shape[0] / 8000.0
+        seconds = pcm.shape[0] / SAMPLE_RATE
         audio = upsample_8k_to_16k(pcm)
         window = max(pad, seconds + _TRAILING_SILENCE)
         features = log_mel(audio, self.model.n_mels, min(_MAX_WINDOW, window))

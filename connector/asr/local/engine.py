@@ -17,6 +17,7 @@ import numpy as np
 import trio
 
 from ...audio.silero import SileroModel, shared_model
+from ...vocabulary import SAMPLE_RATE
 from ..base import EngineConfigError, EngineError, Recognizer, RecognizerSpec
 from .config import LocalSettings
 from .decoder import WhisperDecoder
@@ -67,7 +68,7 @@ class LocalEngine:
 
     @staticmethod
     def _warm_up(decoder: WhisperDecoder, model: LoadedModel) -> None:
-        noise = (np.random.default_rng(0).standard_normal(8000) * 100).astype(np.int16)
+        noise = (np.random.default_rng(0).standard_normal(SAMPLE_RATE) * 100).astype(np.int16)
         language = model.languages[0] if model.tokenizer.multilingual else None
         decoder.decode(noise, language, final=True, cancel=threading.Event())
 

@@ -49,13 +49,14 @@ import trio
 
 from ...audio.endpointer import WINDOW, Endpointer, Scorer, Segment
 from ...audio.highpass import HighPass
-from ..base import AudioChunk, EngineError, Flush, Hypothesis, RecognizerInput, Word
+from ...vocabulary import SAMPLE_RATE, Hypothesis, Word
+from ..base import AudioChunk, EngineError, Flush, RecognizerInput
 from .config import LocalSettings
 from .decoder import DecodeCancelled, DecodeResult, WhisperDecoder
 
 __all__ = ["LocalRecognizer", "SpeculationStats"]
 
-RATE = 8000
+RATE = SAMPLE_RATE
 _FEED_SLICE = RATE  # feed the VAD at most 1 s at a time, yielding to the loop in between
 _PARTIAL_STRETCH = 10  # long utterances: at most ~10 partials each
 T = TypeVar("T")

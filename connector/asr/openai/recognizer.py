@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ..base import SAMPLE_RATE, AudioChunk, EngineError, Hypothesis, RecognizerInput, Word
+from ...vocabulary import SAMPLE_RATE, Hypothesis, Word
+from ...word_timing import SPREAD, spread_words
+from ..base import AudioChunk, EngineError, RecognizerInput
 from ..languages import OpenAILanguage
-from ..word_timing import SPREAD, spread_words
 from .segmenter import Segmenter, Utterance
 from .transcribe import Transcriber, Transcript
 

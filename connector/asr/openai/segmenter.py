@@ -19,7 +19,7 @@ import numpy.typing as npt
 from ...audio.endpointer import Endpointer, Scorer, Segment
 from ...audio.highpass import HighPass
 from ...audio.silero import shared_model
-from ..base import Pcm
+from ...vocabulary import Pcm
 from .config import OpenAISettings
 
 __all__ = ["EndpointSegmenter", "Segmenter", "Utterance", "energy_scorer", "make_segmenter"]

@@ -25,7 +25,8 @@ import openai
 import trio
 from openai.types.audio import Transcription, TranscriptionVerbose
 
-from ..base import SAMPLE_RATE, EngineConfigError, EngineError, Pcm
+from ...vocabulary import SAMPLE_RATE, Pcm
+from ..base import EngineConfigError, EngineError
 from ..languages import OpenAILanguage
 from .config import OpenAISettings
 

@@ -4,13 +4,16 @@ Some backends return text without word times (OpenAI's ``gpt-4o*-transcribe``, e
 translation). Genesys still wants tokens with offsets, so the words are laid evenly over the
 utterance's span, weighted by length so long words get more time. Results built this way are
 labelled ``Hypothesis.timing = "spread"`` so nobody mistakes them for real alignments.
+
+Ground floor, beside :mod:`connector.vocabulary`: an engine (OpenAI's) and the translators both
+build spread words, and neither should import the other's package to do it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Word
+from .vocabulary import Word
 
 __all__ = ["SPREAD", "spread_words"]
 
