@@ -8,7 +8,7 @@ recognizers share one model and one CapacityLimiter, as in the server. Reported:
 * end-of-speech → final latency (docs/measuring.md, engine level): from when the frame holding
   an utterance's last speech sample was handed to the recognizer to when its final came out;
   p50/p95 over all utterances (real-time pacing only);
-* WER over all utterances (normalised as tests/speech.py does), with the reference word count;
+* WER over all utterances (normalised as connector/testing/speech.py does), with the reference word count;
 * partials per utterance.
 
     python bench/engine_local.py --model tiny.en --channels 4 --seconds 60
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector.asr.base import AudioChunk, Hypothesis, Recognizer, RecognizerInput, RecognizerSpec
 from connector.asr.local import create_engine
+from connector.testing.speech import silence, synthesize, ulaw_roundtrip, word_error_rate
 from connector.vocabulary import SAMPLE_RATE
-from tests.speech import silence, synthesize, ulaw_roundtrip, word_error_rate
 
 RATE = SAMPLE_RATE
 SENTENCES = [

@@ -10,7 +10,7 @@ tokens, as in the server. Reported, with the definitions of docs/measuring.md:
 
 * **WER** over all channels (each channel's finals in order against its utterances' texts),
   split into substitutions, deletions and insertions, with the reference word count; fillers
-  (``uh``, ``um``) are not counted (tests/speech.py ``normalize_words``);
+  (``uh``, ``um``) are not counted (connector/testing/speech.py ``normalize_words``);
 * **finals per utterance**: how many finals overlap each utterance in time (1 is right; 2+ is a
   split utterance) and how many finals hold words of two utterances or more (merged turns: a
   word starting within 0.1 s of each);
@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,9 @@ import trio
 from bench.engine_local import stream
 from connector.asr.base import Hypothesis, RecognizerSpec
 from connector.asr.local import create_engine
+from connector.testing.realspeech import Channel, Utterance, load_set
+from connector.testing.speech import WordErrors, word_errors
 from connector.vocabulary import SAMPLE_RATE
-from tests.realspeech import Channel, Utterance, load_set
-from tests.speech import WordErrors, word_errors
 
 RATE = SAMPLE_RATE
 SLACK = 0.3  # seconds around an utterance within which a final still overlaps it
@@ -127,7 +128,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     env.update(dict(item.split("=", 1) for item in args.env))
     engine = create_engine(env)
     await engine.start()
-    runs = [Run(channel) for channel in load_set() if not args.channel or channel.id in args.channel]
+    runs = [Run(channel) for channel in load_set(args.set_dir) if not args.channel or channel.id in args.channel]
     audio_seconds = sum(r.channel.seconds for r in runs)
     limiter = trio.CapacityLimiter(engine.settings.threads)
     frame = round(args.frame_ms * RATE / 1000)
@@ -160,6 +161,7 @@ if __name__ == "__main__":
     parser.add_argument("--partials", action="store_true", help="compute and send partials")
     parser.add_argument("--fast", action="store_true", help="feed as fast as possible (accuracy only)")
     parser.add_argument("--channel", action="append", default=[], metavar="ID", help="only these channels")
+    parser.add_argument("--set-dir", type=Path, default=None, help="the set's directory (default tests/realspeech)")
     parser.add_argument("--verbose", action="store_true", help="print every reference and final")
     import json
 

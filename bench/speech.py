@@ -5,7 +5,7 @@
 For each step (a number of channels; a stereo call is two) it starts the real server
 (``bench.server``, pinned with ``taskset`` to ``--server-cpu``, engine ``local`` by default)
 and places ``channels / 2`` concurrent stereo calls with the AudioHook simulator, each
-streaming at real time a conversation of espeak-ng speech (``tests/speech.py``): customer
+streaming at real time a conversation of espeak-ng speech (``connector/testing/speech.py``): customer
 (external) and agent (internal) take turns, each turn one sentence placed at a known offset,
 different sentences on the two channels and from call to call. Because the audio is made
 here, the benchmark knows where every utterance's last speech sample is, so it measures what
@@ -23,7 +23,7 @@ docs/measuring.md defines:
 * server CPU (``/proc``) over the window in which every call streams, per channel, and
   RSS per call ((RSS with N calls − RSS idle after model load and a warm-up call) / N);
 * WER per channel (finals in offset order against the sentences spoken), normalised as
-  ``tests/speech.py`` does, with the reference word count.
+  ``connector/testing/speech.py`` does, with the reference word count.
 
 A step **passes** when every call completed cleanly, the audio was consumed at real time and
 final p95 < 1 s; the largest passing step is the engine's real-time channels per core.
@@ -47,7 +47,7 @@ from bench.load import BENCH_KEY, BENCH_SECRET, ServerProcess, machine_info
 from bench.probe import Metrics, ProcSample, cpu_busy_seconds, sample_process, scrape
 from bench.runner import run_benchmark
 from connector.simulator import AudioSource, CallConfig, CallResult, Transcript, run_call
-from tests.speech import RATE, normalize_words, silence, synthesize, word_error_rate
+from connector.testing.speech import RATE, normalize_words, silence, synthesize, word_error_rate
 
 __all__ = ["Conversation", "Utterance", "build_conversation", "main", "score"]
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from tests.realspeech import RATE, SET_DIR, WAVE_FORMAT_MULAW, load_manifest, load_set, read_wav
+from connector.testing.realspeech import RATE, WAVE_FORMAT_MULAW, default_set_dir, load_manifest, load_set, read_wav
 
 
 def _files() -> list[dict[str, object]]:
@@ -18,7 +20,7 @@ def test_every_file_exists_and_is_8k_mono_ulaw() -> None:
     files = _files()
     assert files
     for entry in files:
-        path = SET_DIR / str(entry["file"])
+        path = default_set_dir() / str(entry["file"])
         assert path.is_file(), path
         info = read_wav(path)
         assert (info.format_tag, info.channels, info.sample_rate, info.bits) == (WAVE_FORMAT_MULAW, 1, RATE, 8), path
@@ -27,7 +29,7 @@ def test_every_file_exists_and_is_8k_mono_ulaw() -> None:
 
 def test_wav_hashes_match_the_manifest() -> None:
     for entry in _files():
-        digest = hashlib.sha256((SET_DIR / str(entry["file"])).read_bytes()).hexdigest()
+        digest = hashlib.sha256((default_set_dir() / str(entry["file"])).read_bytes()).hexdigest()
         assert digest == entry["sha256"], f"{entry['file']} changed: rebuild with bench/realspeech_build.py"
 
 
@@ -60,3 +62,9 @@ def test_set_is_large_enough_and_has_sources() -> None:
             assert "==" in source["package"]
             assert len(source["sha256"]) == 64
             assert source["licence"] and source["attribution"]
+
+
+def test_the_loader_takes_the_set_directory_and_says_when_it_is_missing(tmp_path: Path) -> None:
+    assert [c.id for c in load_set(default_set_dir())] == [c.id for c in load_set()]
+    with pytest.raises(FileNotFoundError):
+        load_set(tmp_path)

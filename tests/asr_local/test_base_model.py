@@ -15,7 +15,7 @@ import trio
 from connector.asr.base import RecognizerSpec
 from connector.asr.local import LocalEngine
 from connector.asr.local.models import BASE_SHA256
-from tests.speech import silence, synthesize, ulaw_roundtrip, word_error_rate
+from connector.testing.speech import silence, synthesize, ulaw_roundtrip, word_error_rate
 
 from .harness import transcribe
 

@@ -5,7 +5,7 @@ Natural utterances get the evidence a real decode of them would carry: no budget
 compression ratio of their own text, voiced time at 2.5 or 3.5 words per second, words aligned
 evenly over it after a 0.25 s pre-roll and speech ending where the last word does.
 
-The real loops were produced offline by the engine's own decode steps (``tests.speech``
+The real loops were produced offline by the engine's own decode steps (``connector.testing.speech``
 espeak-ng audio → ``log_mel`` padded to ``max(pad, seconds + 1.5)`` → ``generate`` with
 ``beam_size=1`` and ``WhisperDecoder._token_budget`` → ``align`` → ``_timed_words`` →
 ``_snap_to_energy``), on the loop-prone inputs noted with each case, and are recorded as

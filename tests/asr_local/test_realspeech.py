@@ -16,8 +16,8 @@ import trio
 
 from connector.asr.base import Hypothesis, RecognizerSpec
 from connector.asr.local import LocalEngine
-from tests.realspeech import Channel, load_set
-from tests.speech import WordErrors, word_errors
+from connector.testing.realspeech import Channel, load_set
+from connector.testing.speech import WordErrors, word_errors
 
 from .harness import transcribe
 

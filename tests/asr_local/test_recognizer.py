@@ -21,7 +21,7 @@ import trio.testing
 
 from connector.asr.base import Flush, Hypothesis, RecognizerSpec
 from connector.asr.local import LocalEngine
-from tests.speech import normalize_words, silence, synthesize, tone, ulaw_roundtrip, word_error_rate
+from connector.testing.speech import normalize_words, silence, synthesize, tone, ulaw_roundtrip, word_error_rate
 
 from .harness import frames, start, transcribe
 

@@ -14,7 +14,7 @@ import trio
 from connector.asr.base import RecognizerSpec
 from connector.asr.local import LocalEngine
 from connector.asr.local.recognizer import LocalRecognizer
-from tests.speech import normalize_words, silence, synthesize, ulaw_roundtrip, word_error_rate
+from connector.testing.speech import normalize_words, silence, synthesize, ulaw_roundtrip, word_error_rate
 
 from .harness import frames, start
 

@@ -11,9 +11,9 @@ import pytest
 from connector.asr import Recognizer, RecognizerSpec
 from connector.asr.local import LocalEngine
 from connector.protocol import format_duration, parse_duration
-from tests.conftest import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
+from connector.testing.server import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
+from connector.testing.speech import silence, synthesize, tone, word_error_rate
 from tests.rawclient import MONO_EXT, connect
-from tests.speech import silence, synthesize, tone, word_error_rate
 
 # Word-error bound for these sentences: tiny.en transcribes each of them exactly on espeak
 # speech (WER 0.0, see docs/engine-local.md); 0.25 allows one slip per sentence while a broken

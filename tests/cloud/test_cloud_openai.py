@@ -17,8 +17,8 @@ from connector.asr.openai import create_engine
 from connector.asr.openai.config import OpenAISettings
 from connector.asr.openai.segmenter import EndpointSegmenter
 from connector.asr.registry import load_engine
+from connector.testing.drive import assert_threads_settle, drive, started_engines
 from tests.cloud.fake_openai import FakeOpenAI
-from tests.cloud.harness import assert_threads_settle, drive, started_engines
 from tests.cloud.synthetic import SpokenWord, chunks, render, word_sequence
 
 
@@ -226,7 +226,7 @@ def test_language_mapping() -> None:
 
 
 def test_silero_segmenter_finds_real_speech() -> None:
-    from tests.speech import espeak_available, silence, synthesize
+    from connector.testing.speech import espeak_available, silence, synthesize
 
     if not espeak_available():
         pytest.skip("espeak-ng is not installed")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import trio
 
+from connector.testing.drive import assert_threads_settle
 from connector.translate.base import TranslationError, TranslatorConfigError
 from connector.translate.gemini import GeminiTranslatorFactory
 from connector.translate.ordering import (
@@ -22,7 +23,6 @@ from connector.translate.ordering import (
 from connector.translate.registry import load_translator
 from connector.vocabulary import Hypothesis, Word
 from tests.cloud.fake_gemini import FakeGemini, fake_translation
-from tests.cloud.harness import assert_threads_settle
 
 
 def final(u: int, text: str, start: float = 0.0) -> Hypothesis:

@@ -16,9 +16,9 @@ import pytest
 
 from connector.asr.google import create_engine
 from connector.protocol import parse_duration
+from connector.testing.server import TEST_SECRET, StartServer, assert_nothing_left
 from tests.cloud.fake_google import FakeSpeech
 from tests.cloud.synthetic import SpokenWord, render
-from tests.conftest import TEST_SECRET, StartServer, assert_nothing_left
 from tests.rawclient import connect
 
 L16_MONO = {"type": "audio", "format": "L16", "channels": ["external"], "rate": 8000}

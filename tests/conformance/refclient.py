@@ -31,9 +31,9 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from connector.testing.server import TEST_SECRET
 from tests.conformance.reference_rules import ClientView, ReferenceViolation, check_server_message
 from tests.conformance.refmedia import RATE, MediaSource
-from tests.conftest import TEST_SECRET
 from tests.rawclient import connect
 
 __all__ = ["NIL", "ReferenceClient", "Timing", "as_duration"]

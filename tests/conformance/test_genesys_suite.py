@@ -34,7 +34,7 @@ from connector.asr.local import LocalEngine
 from connector.asr.local.config import LocalSettings
 from connector.config import Settings
 from connector.security import parse_api_keys
-from tests.conftest import StartServer, assert_nothing_left
+from connector.testing.server import StartServer, assert_nothing_left
 
 # The key pair hard-wired in the suite's run.sh, configured the way an operator would
 # (CONNECTOR_API_KEYS=key:base64secret).

@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import trio
 
+from connector.testing.scripted_engine import ScriptedEngine, ScriptedOptions
+from connector.testing.server import RunningServer, StartServer, assert_nothing_left
 from tests.conformance.refclient import NIL, ReferenceClient, Timing
 from tests.conformance.reference_rules import (
     TRANSCRIPT_INFO,
@@ -31,9 +33,7 @@ from tests.conformance.reference_rules import (
     validate_media_params,
 )
 from tests.conformance.refmedia import PcmSource, ToneSource, media_offers
-from tests.conftest import RunningServer, StartServer, assert_nothing_left
 from tests.rawclient import silence, tone
-from tests.scripted_engine import ScriptedEngine, ScriptedOptions
 
 FAST = Timing.compressed(20)
 

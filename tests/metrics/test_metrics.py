@@ -20,7 +20,7 @@ from connector.config import ConfigError
 from connector.metrics import MetricsBundle, PrometheusObserver, build_metrics
 from connector.nursery import Outcome, SessionReport
 from connector.observe import NullObserver
-from tests.conftest import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
+from connector.testing.server import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
 from tests.rawclient import connect, silence, tone
 
 TOKEN = "metrics-token-0123456789abcdef"

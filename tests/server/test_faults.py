@@ -12,9 +12,9 @@ import trio
 import trio.testing
 import trio_websocket
 
-from tests.conftest import TEST_SECRET, StartServer, assert_nothing_left, live_connector_tasks
+from connector.testing.scripted_engine import ScriptedEngine, ScriptedOptions
+from connector.testing.server import TEST_SECRET, StartServer, assert_nothing_left, live_connector_tasks
 from tests.rawclient import MONO_EXT, RawClient, connect, headers, silence, tone
-from tests.scripted_engine import ScriptedEngine, ScriptedOptions
 
 
 def speech_then_more(seconds_of_tail: float = 1.0) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Any
 import trio
 
 from connector.security import sign_request
-from tests.conftest import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
+from connector.testing.server import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
 from tests.rawclient import ORG, connect
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from connector.protocol import parse_duration
-from tests.conftest import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
+from connector.testing.server import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
 from tests.rawclient import INVERTED, MONO_EXT, MONO_INT, STEREO, connect, silence, tone
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from connector.simulator import AudioSource, CallConfig, PauseAt, UpdateAt, run_call, run_load
-from tests.conftest import TEST_SECRET, RunningServer, assert_nothing_left
+from connector.testing.server import TEST_SECRET, RunningServer, assert_nothing_left
 from tests.rawclient import silence, tone
 
 

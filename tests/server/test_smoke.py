@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import TEST_SECRET, RunningServer, assert_nothing_left
+from connector.testing.server import TEST_SECRET, RunningServer, assert_nothing_left
 from tests.rawclient import STEREO, connect, silence, tone
 
 

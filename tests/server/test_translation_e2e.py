@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from connector.config import Settings
+from connector.testing.server import TEST_SECRET, StartServer, assert_nothing_left
 from connector.wiring import translation_parts
 from tests.cloud.fake_gemini import FakeGemini, fake_translation
-from tests.conftest import TEST_SECRET, StartServer, assert_nothing_left
 from tests.rawclient import MONO_EXT, connect, silence, tone
 
 

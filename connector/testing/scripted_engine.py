@@ -1,4 +1,4 @@
-"""A small deterministic engine for protocol tests (it lives in tests/, not in the product).
+"""A small deterministic engine for protocol tests and for trying a server without a model.
 
 It "recognises" energy: every stretch of non-silent audio is an utterance whose text is
 ``"segment <n>"``, with one word per 0.25 s at the true times of the sound. That makes
@@ -96,7 +96,7 @@ class ScriptedRecognizer:
         assert self.speech_start is not None
         start_s = self.speech_start / RATE
         end_s = max(end, self.speech_start + 1) / RATE
-        words = []
+        words: list[Word] = []
         t = start_s
         while t < end_s - 1e-9:
             d = min(0.25, end_s - t)
@@ -157,5 +157,5 @@ class ScriptedRecognizer:
 
 
 def create_engine(env: Mapping[str, str]) -> ScriptedEngine:
-    """Entry for ``CONNECTOR_ENGINES=tests.scripted_engine:create_engine`` (CLI tests)."""
+    """Entry for ``CONNECTOR_ENGINES=connector.testing.scripted_engine:create_engine`` (CLI tests)."""
     return ScriptedEngine()

@@ -1,4 +1,4 @@
-"""Driving a recognizer like a session does, and checking that no thread outlives a test."""
+"""Driving a recognizer like a session does, and checking that no thread outlives a test (engine tests, contract)."""
 
 from __future__ import annotations
 

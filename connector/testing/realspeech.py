@@ -1,9 +1,13 @@
-"""Loader for the real-speech regression set in ``tests/realspeech/`` (built by ``bench/realspeech_build.py``).
+"""Loader for the real-speech regression set: the repository's ``tests/realspeech/`` (``bench/realspeech_build.py``).
 
 Each :class:`Channel` is one 8 kHz mono G.711 µ-law recording of one speaker (a "call channel"),
 decoded to int16 with the connector's own codec, and the utterances said in it with their
 reference text and where their speech starts and ends (seconds). Sources, licences and the
 rules used are in ``tests/realspeech/manifest.json`` and ``LICENSES.md``.
+
+The data is not part of the installed package: every function takes the set's directory
+(``set_dir``); without one it is the repository's ``tests/realspeech/`` (:func:`default_set_dir`),
+and a clear :class:`FileNotFoundError` says so when that is absent (an installed connector).
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import numpy.typing as npt
 from connector.audio import decode_ulaw
 from connector.vocabulary import SAMPLE_RATE
 
-SET_DIR = Path(__file__).parent / "realspeech"
-MANIFEST = SET_DIR / "manifest.json"
+REPO_SET_DIR = Path(__file__).resolve().parents[2] / "tests" / "realspeech"
+"""Where the set lives in a checkout of the repository."""
+MANIFEST_NAME = "manifest.json"
 RATE = SAMPLE_RATE
 WAVE_FORMAT_MULAW = 7
 
@@ -79,17 +84,30 @@ def read_wav(path: Path) -> WavInfo:
     )
 
 
-def load_manifest() -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(MANIFEST.read_text(encoding="utf-8"))
+def default_set_dir() -> Path:
+    """The repository's ``tests/realspeech/``, or a :class:`FileNotFoundError` saying how to point elsewhere."""
+    if (REPO_SET_DIR / MANIFEST_NAME).is_file():
+        return REPO_SET_DIR
+    raise FileNotFoundError(
+        f"the real-speech set is not at {REPO_SET_DIR} (it ships with the repository, not the package): "
+        "pass set_dir=<directory holding manifest.json>, or rebuild it with bench/realspeech_build.py --out DIR"
+    )
+
+
+def load_manifest(set_dir: Path | None = None) -> dict[str, object]:
+    """The set's ``manifest.json`` (``set_dir`` defaults to :func:`default_set_dir`)."""
+    directory = set_dir if set_dir is not None else default_set_dir()
+    loaded: dict[str, object] = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
     return loaded
 
 
-def load_set() -> list[Channel]:
-    """Every channel of the set, in manifest order."""
+def load_set(set_dir: Path | None = None) -> list[Channel]:
+    """Every channel of the set in ``set_dir`` (default :func:`default_set_dir`), in manifest order."""
+    directory = set_dir if set_dir is not None else default_set_dir()
     channels: list[Channel] = []
-    files: list[dict[str, object]] = load_manifest()["files"]  # type: ignore[assignment]
+    files: list[dict[str, object]] = load_manifest(directory)["files"]  # type: ignore[assignment]
     for entry in files:
-        info = read_wav(SET_DIR / str(entry["file"]))
+        info = read_wav(directory / str(entry["file"]))
         if (info.format_tag, info.channels, info.sample_rate, info.bits) != (WAVE_FORMAT_MULAW, 1, RATE, 8):
             raise ValueError(f"{entry['file']}: not 8 kHz mono 8-bit mu-law")
         utterances: list[dict[str, object]] = entry["utterances"]  # type: ignore[assignment]
