@@ -109,7 +109,11 @@ def _compression_ratio(text: str) -> float:
 _ENERGY_FRAME = 80  # 10 ms at 8 kHz
 
 
-def _loudness(pcm: npt.NDArray[np.int16]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
+_Loudness = tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None
+"""Each 10 ms frame's level (dB) and whether it is clearly audible, or ``None`` (no contrast)."""
+
+
+def _loudness(pcm: npt.NDArray[np.int16]) -> _Loudness:
     """Each 10 ms frame's level (dB) and whether it is clearly audible.
 
     ``None`` when the audio shows no speech/pause contrast at all (steady noise, or too short).
@@ -126,9 +130,8 @@ def _loudness(pcm: npt.NDArray[np.int16]) -> tuple[npt.NDArray[np.float64], npt.
     return level, level > max(floor + 10.0, peak - 40.0)
 
 
-def _speech_end(pcm: npt.NDArray[np.int16]) -> float | None:
+def _speech_end(measured: _Loudness) -> float | None:
     """Seconds at which the last clearly audible 10 ms frame ends, or ``None`` if unknown."""
-    measured = _loudness(pcm)
     if measured is None:
         return None
     loud = np.flatnonzero(measured[1])
@@ -139,7 +142,7 @@ _SNAP_BEFORE = 0.25  # seconds a word boundary may move earlier …
 _SNAP_AFTER = 0.35  # … or later (DTW boundaries run early, ~0.2 s for ``base``)
 
 
-def _snap_to_energy(words: list[TimedWord], pcm: npt.NDArray[np.int16]) -> list[TimedWord]:
+def _snap_to_energy(words: list[TimedWord], measured: _Loudness) -> list[TimedWord]:
     """Move DTW word boundaries onto the pauses and onsets actually in the audio.
 
     Cross-attention DTW puts boundaries a little early (measured ~0.2 s for ``base`` on 8 kHz
@@ -149,8 +152,7 @@ def _snap_to_energy(words: list[TimedWord], pcm: npt.NDArray[np.int16]) -> list[
     their first/last clearly audible frame. When the utterance shows no speech/pause contrast
     at all (steady noise) the DTW times are kept.
     """
-    measured = _loudness(pcm) if words else None
-    if measured is None:
+    if measured is None or not words:
         return words
     level, loud = measured
     n_frames = level.shape[0]
@@ -247,9 +249,10 @@ class WhisperDecoder:
         seconds = pcm.shape[0] / SAMPLE_RATE
         voiced = seconds if voiced_seconds is None else min(seconds, voiced_seconds)
         pad = self._final_pad if final else _PARTIAL_MIN_WINDOW
-        attempt = self._attempt(pcm, language, pad, final, cancel, previous, voiced)
+        loudness = _loudness(pcm) if final else None  # once, for both attempts
+        attempt = self._attempt(pcm, language, pad, final, cancel, previous, voiced, loudness)
         if final and attempt is not None and attempt.cut is not None and self._retry_pad > pad:
-            retry = self._attempt(pcm, language, self._retry_pad, final, cancel, (), voiced)
+            retry = self._attempt(pcm, language, self._retry_pad, final, cancel, (), voiced, loudness)
             # The retry wins unless it lost words: it found nothing, or its own cut kept fewer.
             if retry is not None and (retry.cut is None or retry.kept_words >= attempt.kept_words):
                 attempt = retry
@@ -264,6 +267,7 @@ class WhisperDecoder:
         cancel: CancelFlag,
         previous: Sequence[int],
         voiced: float,
+        loudness: _Loudness,
     ) -> _Attempt | None:
         import ctranslate2  # type: ignore[import-untyped]
 
@@ -309,13 +313,13 @@ class WhisperDecoder:
             if cancel.is_set():
                 raise DecodeCancelled
             aligned = whisper.align(encoded, sot, [tokens], content_frames)[0]
-            words = _snap_to_energy(self._timed_words(spans, aligned, tokens, seconds), pcm)
+            words = _snap_to_energy(self._timed_words(spans, aligned, tokens, seconds), loudness)
         evidence = LoopEvidence(
             hit_budget=hit_budget,
             compression_ratio=compression,
             voiced_seconds=voiced,
             word_starts=[w.start for w in words] if final else None,
-            speech_end=_speech_end(pcm) if final else None,
+            speech_end=_speech_end(loudness) if final else None,
         )
         cut = loop_cut([s.text for s in spans], evidence)
         suspicious = cut is not None or hit_budget or compression > _COMPRESSION_LIMIT
