@@ -228,40 +228,40 @@ class LocalRecognizer:
                         await trio.lowlevel.checkpoint()
                     for segment in endpointer.feed(pcm[offset : offset + _FEED_SLICE]):
                         self._submit(segment, jobs)
+                    self._drop_stale_speculation(endpointer.current)
                     self._maybe_speculate(endpointer, jobs)
                     self._maybe_request_partial(endpointer.current)
         self._cut(endpointer, "end", jobs)
 
     def _cut(self, endpointer: Endpointer, reason: str, jobs: trio.MemorySendChannel[_Job]) -> None:
         """End the utterance in progress with every sample received so far (Flush, end of input)."""
-        ended = endpointer.cut(reason)
-        for segment in ended:
+        for segment in endpointer.cut(reason):
             self._submit(segment, jobs)
-        if not ended:
-            self._submit(None, jobs)  # drops a speculation whose utterance was too short to keep
+        self._drop_stale_speculation(endpointer.current)
 
-    def _submit(self, segment: Segment | None, jobs: trio.MemorySendChannel[_Job]) -> None:
+    def _submit(self, segment: Segment, jobs: trio.MemorySendChannel[_Job]) -> None:
+        """Queue an ended utterance's final, with the speculation that covered all its speech."""
         speculation = self._speculation
-        if speculation is not None and speculation.segment.ended:
-            self._speculation = None
-            if segment is None or not speculation.matches(segment):
-                self._abandon(speculation)  # dropped (a click) or overtaken by speech
-        if segment is None:
-            return
         covered = speculation is not None and speculation.matches(segment)
+        if covered:
+            self._speculation = None
         self._queued += 1
         jobs.send_nowait(_Final(segment, speculation if covered else None))
+
+    def _drop_stale_speculation(self, in_progress: Segment | None) -> None:
+        """Abandon a speculation no final took: speech resumed, or its utterance was dropped."""
+        speculation = self._speculation
+        if speculation is not None and (in_progress is None or not speculation.matches(in_progress)):
+            self._speculation = None
+            speculation.abandoned.set()
+            self.speculations.abandoned += 1
 
     def _maybe_speculate(self, endpointer: Endpointer, jobs: trio.MemorySendChannel[_Job]) -> None:
         """Queue a speculative final once the utterance in progress has gone quiet."""
         segment = endpointer.current
-        current = self._speculation
-        if current is not None and (segment is None or not current.matches(segment)):
-            self._abandon(current)  # speech resumed (or its segment ended without it)
-            self._speculation = current = None
         if (
             segment is None
-            or current is not None
+            or self._speculation is not None
             or self._speculate_samples <= 0
             or endpointer.quiet_samples < self._speculate_samples
             or segment.voiced < round(self._settings.min_speech * RATE)
@@ -271,10 +271,6 @@ class LocalRecognizer:
         self.speculations.started += 1
         self._queued += 1
         jobs.send_nowait(self._speculation)
-
-    def _abandon(self, speculation: _Speculation) -> None:
-        speculation.abandoned.set()
-        self.speculations.abandoned += 1
 
     def _maybe_request_partial(self, segment: Segment | None) -> None:
         if segment is None or self._partial_samples <= 0:
