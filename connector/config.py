@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .envparse import ConfigError, EnvReader
 from .gc_tuning import FULL_COLLECTION_EVERY
-from .nursery.limits import SessionLimits
+from .limits import SessionLimits
 from .security import ApiKey, parse_api_keys
 
 __all__ = ["ConfigError", "Settings", "load_environment"]

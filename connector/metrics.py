@@ -41,8 +41,8 @@ from prometheus_client.registry import Collector
 
 from .envparse import EnvReader
 from .loop_lag import watch_loop_lag
-from .nursery.session import Outcome, SessionReport
 from .observe import NullObserver, Observer
+from .report import Outcome, SessionReport
 from .server.app import Route
 from .server.http import Request
 

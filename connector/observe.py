@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .nursery.session import SessionReport
+    from .report import SessionReport
 
 __all__ = ["NullObserver", "Observer"]
 

@@ -1,10 +1,11 @@
 """Session orchestration on trio: one nursery per AudioHook session."""
 
-from .limits import SessionLimits
+from ..limits import SessionLimits
+from ..report import Outcome, SessionReport, TranscriptionStats
 from .sender import Sender, SenderStats
-from .session import Outcome, SessionReport, Shutdown, WebSocket, run_session
+from .session import Shutdown, WebSocket, run_session
 from .token_bucket import TokenBucket
-from .transcription import ChannelRun, Generation, TranscriptionStats
+from .transcription import ChannelRun, Generation
 
 __all__ = [
     "ChannelRun",

@@ -11,15 +11,15 @@ nursery exits with nothing left running, and the WebSocket is closed in shielded
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
 from ..asr import EngineRegistry
+from ..limits import SessionLimits
 from ..observe import NullObserver, Observer
 from ..protocol import (
     Audio,
@@ -34,10 +34,10 @@ from ..protocol import (
     State,
     StopTranscription,
 )
+from ..report import Outcome, SessionReport
 from ..websocket import ConnectionClosed
-from .limits import SessionLimits
 from .sender import Sender
-from .transcription import Generation, Pipeline, TranscriptionStats
+from .transcription import Generation, Pipeline
 
 __all__ = ["Outcome", "SessionLimits", "SessionReport", "Shutdown", "WebSocket", "run_session"]
 
@@ -56,24 +56,6 @@ class WebSocket(Protocol):
     async def send_message(self, message: str | bytes) -> None: ...
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
-
-
-class Outcome(enum.Enum):
-    COMPLETED = "completed"
-    PROBE = "probe"
-    DISCONNECTED = "disconnected"
-    UNAUTHORIZED = "unauthorized"
-    ERROR = "error"
-    VANISHED = "vanished"
-
-
-@dataclass
-class SessionReport:
-    outcome: Outcome = Outcome.ERROR
-    disconnect_reason: str | None = None
-    transcription: TranscriptionStats = field(default_factory=TranscriptionStats)
-    sender: Any = None
-    machine: SessionMachine | None = None
 
 
 class Shutdown:

@@ -34,6 +34,7 @@ import trio
 from ..asr import AudioChunk, EngineError, EngineFactory, Flush, RecognizerInput, RecognizerSpec
 from ..audio.timeline import TimelineMap
 from ..protocol import CallSettings, transcript_entities
+from ..report import TranscriptionStats
 from ..vocabulary import SAMPLE_RATE, Hypothesis
 
 __all__ = ["ChannelRun", "Generation", "TranscriptionStats"]
@@ -89,14 +90,6 @@ class _Arrivals:
 EntitySink = Callable[[dict[str, Any], str, "float | None"], None]
 """Receives (entity, engine name, arrival time of the audio that ends it)."""
 Pipeline = Callable[[trio.MemoryReceiveChannel[Hypothesis], trio.MemorySendChannel[Hypothesis]], Awaitable[None]]
-
-
-@dataclass
-class TranscriptionStats:
-    finals: int = 0
-    partials: int = 0
-    audio_dropped_seconds: float = 0.0
-    engine_errors: int = 0
 
 
 @dataclass
