@@ -20,6 +20,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import trio
@@ -68,7 +69,7 @@ async def _gc_route(request: Request) -> tuple[int, Any, str]:
 
 def build(settings: Settings, env: Mapping[str, str]) -> ConnectorServer:
     engines = EngineRegistry([_engine(name, env) for name in settings.engines], settings.default_engine)
-    extensions: dict[str, Any] = dict(build_extensions(settings, env))
+    extensions = build_extensions(settings, env)
     if env.get("BENCH_GC_FULL_EVERY"):
         every = float(env["BENCH_GC_FULL_EVERY"])
 
@@ -78,10 +79,10 @@ def build(settings: Settings, env: Mapping[str, str]) -> ConnectorServer:
                 await trio.sleep(every)
                 gc.collect()
 
-        extensions["background"] = [*extensions.get("background", ()), full_collections]
+        extensions = replace(extensions, background=(*extensions.background, full_collections))
     if env.get("BENCH_GC_STATS"):
-        extensions["routes"] = {**extensions.get("routes", {}), "/debug/gc": _gc_route}
-    return ConnectorServer(settings, engines, **extensions)
+        extensions = replace(extensions, routes={**extensions.routes, "/debug/gc": _gc_route})
+    return extensions.server(settings, engines)
 
 
 async def _serve(settings: Settings, env: Mapping[str, str]) -> None:

@@ -27,6 +27,9 @@ docs/measuring.md defines:
 
 A step **passes** when every call completed cleanly, the audio was consumed at real time and
 final p95 < 1 s; the largest passing step is the engine's real-time channels per core.
+
+The calls' audio is made in ``bench/conversation.py`` and each call is scored in
+``bench/speech_score.py``; this module runs the steps and reports them.
 """
 
 from __future__ import annotations
@@ -36,186 +39,24 @@ import random
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import IO, Any
 
 import numpy as np
-import numpy.typing as npt
 import trio
 
+from bench.conversation import Conversation, Utterance, build_conversation
 from bench.load import BENCH_KEY, BENCH_SECRET, ServerProcess, machine_info
 from bench.probe import Metrics, ProcSample, cpu_busy_seconds, sample_process, scrape
 from bench.runner import run_benchmark
-from connector.simulator import AudioSource, CallConfig, CallResult, Transcript, run_call
-from connector.testing.speech import RATE, normalize_words, silence, synthesize, word_error_rate
+from bench.speech_score import Score, score
+from connector.simulator import CallConfig, CallResult, run_call
+from connector.testing.speech import RATE
 
 __all__ = ["Conversation", "Utterance", "build_conversation", "main", "score"]
 
 FINAL_P95_LIMIT = 1.0
 BACKLOG_LIMIT = 0.25
-MATCH_SLACK = 0.5
-"""Seconds around an utterance within which a transcript still counts as overlapping it."""
-
-CUSTOMER = (
-    "hello i would like to check the balance on my account",
-    "my account number is four seven two nine one",
-    "i have been waiting for over an hour and nobody has called me back",
-    "the package was supposed to arrive on monday but it never came",
-    "i would like to cancel my subscription",
-    "yes that is correct",
-    "my phone number is five five five one two three four",
-    "i need to change the address on my account",
-    "the internet connection keeps dropping every evening",
-    "no that is all thank you",
-    "i was charged twice for the same order",
-    "please send me a confirmation email",
-    "my name is john smith",
-    "it started happening last tuesday after the update",
-    "can i pay with a credit card",
-    "the tracking number does not work on your website",
-)
-AGENT = (
-    "thank you for calling how can i help you today",
-    "can you transfer me to the billing department please",
-    "could you please repeat that",
-    "thank you very much for your help today",
-    "is there anything else i can help you with",
-    "let me look that up for you one moment please",
-    "i can see the order here on my screen",
-    "can you confirm the postcode for the account",
-    "i have sent the refund it will take three to five days",
-    "i am sorry for the trouble this has caused",
-    "your reference number is eight one six",
-    "would you like me to book an engineer visit",
-    "i will put a note on your account",
-    "the new plan starts on the first of next month",
-    "have you tried restarting the router",
-    "please stay on the line while i check",
-)
-
-
-@dataclass(frozen=True)
-class Utterance:
-    text: str
-    start: int  # sample index of the first speech sample
-    end: int  # sample index just after the last speech sample
-
-    @property
-    def start_s(self) -> float:
-        return self.start / RATE
-
-    @property
-    def last_sample_s(self) -> float:
-        return (self.end - 1) / RATE
-
-
-@dataclass
-class Conversation:
-    """One call's audio and where each channel's utterances are (channel 0 external, 1 internal)."""
-
-    source: AudioSource
-    utterances: tuple[list[Utterance], list[Utterance]]
-
-
-def build_conversation(rng: random.Random, seconds: float) -> Conversation:
-    """Customer and agent take turns: one sentence each, the next starting 0-1.2 s after the last
-    ended (or up to 0.2 s before: a slight overlap), each channel with its own shuffled
-    sentences, voice and speaking rates."""
-    lists = [list(CUSTOMER), list(AGENT)]
-    for sentences in lists:
-        rng.shuffle(sentences)
-    voices = ("en-us", "en-gb")
-    channels: list[list[npt.NDArray[np.int16]]] = [[], []]
-    lengths = [0, 0]
-    utterances: tuple[list[Utterance], list[Utterance]] = ([], [])
-    t = round(rng.uniform(0.3, 2.0) * RATE)
-    speaker = rng.randrange(2)
-    limit = round((seconds - 2.0) * RATE)  # leave trailing silence so the last final comes on its own
-    turn = 0
-    while True:
-        text = lists[speaker][(turn // 2) % len(lists[speaker])]
-        pcm = synthesize(text, voice=voices[speaker], rate=rng.choice((150, 165, 175)))
-        if t + len(pcm) > limit:
-            break
-        start = max(t, lengths[speaker])
-        channels[speaker].append(silence((start - lengths[speaker]) / RATE))
-        channels[speaker].append(pcm)
-        lengths[speaker] = start + len(pcm)
-        utterances[speaker].append(Utterance(text, start, start + len(pcm)))
-        t = start + len(pcm) + round(rng.uniform(-0.2, 1.2) * RATE)
-        speaker = 1 - speaker
-        turn += 1
-    total = round(seconds * RATE)
-    for c in (0, 1):
-        channels[c].append(silence((total - lengths[c]) / RATE))
-    external, internal = (np.concatenate(parts)[:total] for parts in channels)
-    return Conversation(AudioSource.from_pcm(external, internal, name="conversation"), utterances)
-
-
-def _overlap(t: Transcript, u: Utterance) -> float:
-    if t.offset is None:
-        return 0.0
-    end = t.offset + (t.duration or 0.0)
-    return min(end, u.last_sample_s + MATCH_SLACK) - max(t.offset, u.start_s - MATCH_SLACK)
-
-
-def _match(t: Transcript, utterances: Sequence[Utterance]) -> int | None:
-    """The utterance a transcript overlaps most (None: it overlaps none, e.g. a hallucination)."""
-    best, index = 0.0, None
-    for i, u in enumerate(utterances):
-        o = _overlap(t, u)
-        if o > best:
-            best, index = o, i
-    return index
-
-
-@dataclass
-class Score:
-    final_latencies: list[float] = field(default_factory=list)
-    partial_latencies: list[float] = field(default_factory=list)
-    utterances: int = 0
-    missed: int = 0  # utterances with no final at all
-    unmatched_finals: int = 0
-    word_errors: int = 0
-    reference_words: int = 0
-    partials: int = 0
-
-
-def score(result: CallResult, conversation: Conversation, into: Score) -> None:
-    """Latencies and word errors of one call against what it said."""
-    names = ("external", "internal")
-    for channel, utterances in enumerate(conversation.utterances):
-        mine = [t for t in result.transcripts if t.channel == names[channel] and t.text.strip()]
-        finals = sorted((t for t in mine if t.is_final), key=lambda t: t.offset or 0.0)
-        last_final: dict[int, float] = {}
-        first_partial: dict[int, float] = {}
-        for t in finals:
-            i = _match(t, utterances)
-            if i is None:
-                into.unmatched_finals += 1
-            else:
-                last_final[i] = max(last_final.get(i, t.received_at), t.received_at)
-        for t in mine:
-            if not t.is_final:
-                into.partials += 1
-                i = _match(t, utterances)
-                if i is not None:
-                    first_partial[i] = min(first_partial.get(i, t.received_at), t.received_at)
-        for i, u in enumerate(utterances):
-            into.utterances += 1
-            end_sent = result.sent_at(u.last_sample_s)
-            if i not in last_final:
-                into.missed += 1
-            elif end_sent is not None:
-                into.final_latencies.append(last_final[i] - end_sent)
-            start_sent = result.sent_at(u.start_s)
-            if i in first_partial and start_sent is not None:
-                into.partial_latencies.append(first_partial[i] - start_sent)
-        reference = " ".join(u.text for u in utterances)
-        hypothesis = " ".join(t.text for t in finals)
-        words = len(normalize_words(reference))
-        into.word_errors += round(word_error_rate(reference, hypothesis) * words)
-        into.reference_words += words
 
 
 def _ms(values: Sequence[float], q: float) -> float | None:

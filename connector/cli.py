@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -15,19 +16,20 @@ from .config import ConfigError, Settings, load_environment
 from .gc_tuning import tune_gc
 from .logs import configure_logging
 
+if TYPE_CHECKING:
+    from .server import ConnectorServer
+
 __all__ = ["main"]
 
 log = logging.getLogger("connector")
 
 
-def build_server(settings: Settings, env: Mapping[str, str]):  # type: ignore[no-untyped-def]
+def build_server(settings: Settings, env: Mapping[str, str]) -> ConnectorServer:
     """The server with the engines (and translator) the environment enables."""
-    from .server import ConnectorServer
     from .wiring import build_extensions
 
     engines = EngineRegistry([load_engine(name, env) for name in settings.engines], settings.default_engine)
-    extensions = build_extensions(settings, env)
-    return ConnectorServer(settings, engines, **extensions)
+    return build_extensions(settings, env).server(settings, engines)
 
 
 async def _serve(settings: Settings, env: Mapping[str, str]) -> None:

@@ -11,20 +11,18 @@ fixed sets or from the configured engine names: never a session, conversation or
 organization id, which would grow the series without bound. Unknown values map to
 ``"other"``.
 
-``/metrics`` is served on the public port; set ``CONNECTOR_METRICS_TOKEN`` to require
-``Authorization: Bearer <token>`` (compared in constant time).
+``/metrics`` is served on the public port by :mod:`connector.server.metrics_route`; set
+``CONNECTOR_METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` (compared in constant time).
 """
 
 from __future__ import annotations
 
 import gc
-import hmac
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import trio
 from prometheus_client import (
@@ -36,15 +34,12 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.core import CounterMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
 from .envparse import EnvReader
 from .loop_lag import watch_loop_lag
 from .observe import NullObserver, Observer
 from .report import Outcome, SessionReport
-from .server.app import Route
-from .server.http import Request
 
 __all__ = ["MetricsBundle", "MetricsSettings", "PrometheusObserver", "build_metrics"]
 
@@ -209,8 +204,6 @@ class PrometheusObserver:
     def session_ended(self, report: SessionReport) -> None:
         self.sessions_active.dec()
         self._outcome[report.outcome].inc()
-        if report.transcription.audio_dropped_seconds > 0:
-            self.audio_dropped.inc(report.transcription.audio_dropped_seconds)
 
     def upgrade_refused(self, status: int, reason: str) -> None:
         self.refused.labels(str(status) if 100 <= status <= 599 else "other", _bounded(reason, REFUSAL_REASONS)).inc()
@@ -235,7 +228,8 @@ class PrometheusObserver:
 
     def backpressure(self, what: str, amount: float) -> None:
         if what == "audio_dropped_seconds":
-            return  # counted once per session from the report (see session_ended)
+            self.audio_dropped.inc(max(0.0, amount))  # live, as it happens (a long call shows it at once)
+            return
         self._backpressure.get(what, self._backpressure["other"]).inc(max(0.0, amount))
 
     def engine_error(self, engine: str) -> None:
@@ -271,21 +265,6 @@ async def watch_gc_pauses(histogram: Histogram) -> None:
         gc.callbacks.remove(callback)
 
 
-def metrics_route(registry: CollectorRegistry, token: str | None) -> Route:
-    """``GET /metrics``: the registry in the Prometheus text format, behind an optional bearer token."""
-    expected = token.encode() if token is not None else None
-
-    async def route(request: Request) -> tuple[int, Any, str]:
-        if expected is not None:
-            scheme, _, given = (request.header("authorization") or "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-                body = {"error": "unauthorized", "info": "missing or wrong 'Authorization: Bearer' token"}
-                return 401, body, "application/json"
-        return 200, generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
-
-    return route
-
-
 class _AudioReceived(Collector):
     """``connector_audio_received_seconds_total`` from the observer's running sum."""
 
@@ -300,12 +279,13 @@ class _AudioReceived(Collector):
 
 @dataclass
 class MetricsBundle:
-    """What :class:`~connector.server.ConnectorServer` takes: ``observer=``, ``routes=``, ``background=``."""
+    """What :class:`~connector.server.ConnectorServer` takes: ``observer=``, ``background=``, and for
+    ``routes=`` the registry and token that :func:`connector.server.metrics_route.metrics_routes` serves."""
 
     observer: Observer
-    routes: dict[str, Route] = field(default_factory=dict)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     registry: CollectorRegistry | None = None
+    token: str | None = None
 
 
 def build_metrics(env: Mapping[str, str], limiter: trio.CapacityLimiter) -> MetricsBundle:
@@ -322,7 +302,7 @@ def build_metrics(env: Mapping[str, str], limiter: trio.CapacityLimiter) -> Metr
     probe = partial(watch_loop_lag, settings.loop_lag_interval, observer.loop_lag.observe)
     return MetricsBundle(
         observer=observer,
-        routes={"/metrics": metrics_route(registry, settings.token)},
         background=[probe, partial(watch_gc_pauses, observer.gc_pause)],
         registry=registry,
+        token=settings.token,
     )

@@ -9,12 +9,11 @@ Hooks must be cheap and must never raise: they run on the event loop's hot paths
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .report import SessionReport
+from .report import SessionReport
 
-__all__ = ["NullObserver", "Observer"]
+__all__ = ["NullObserver", "Observer", "SessionTally"]
 
 
 class Observer(Protocol):
@@ -91,3 +90,79 @@ class NullObserver:
 
     def audio_discarded(self, seconds: float) -> None:
         pass
+
+
+class SessionTally:
+    """One session's observer: counts into the session's :class:`~connector.report.SessionReport`
+    and passes every call on to the server's observer.
+
+    So the session's log line and ``/metrics`` count the very same calls (there is no second
+    set of counters to drift); a test can read the report after a session for what it did.
+    """
+
+    def __init__(self, report: SessionReport, observer: Observer | None = None) -> None:
+        self.report = report
+        self.observer: Observer = observer if observer is not None else NullObserver()
+
+    def session_started(self) -> None:
+        self.observer.session_started()
+
+    def session_ended(self, report: SessionReport) -> None:
+        self.observer.session_ended(report)
+
+    def upgrade_refused(self, status: int, reason: str) -> None:
+        self.observer.upgrade_refused(status, reason)
+
+    def opened_sent(self, seconds: float) -> None:
+        self.observer.opened_sent(seconds)
+
+    def transcript_sent(self, engine: str, is_final: bool, seconds: float | None) -> None:
+        if is_final:
+            self.report.transcription.finals += 1
+        else:
+            self.report.transcription.partials += 1
+        self.observer.transcript_sent(engine, is_final, seconds)
+
+    def message_sent(self, message_type: str) -> None:
+        self.report.sender.messages_sent += 1
+        if message_type == "event":
+            self.report.sender.events_sent += 1
+        self.observer.message_sent(message_type)
+
+    def sender_delayed(self, cause: str, seconds: float) -> None:
+        if cause == "backoff":
+            self.report.sender.backoff_delay_seconds += seconds
+        else:
+            self.report.sender.bucket_delay_seconds += seconds
+        self.observer.sender_delayed(cause, seconds)
+
+    def sender_queue_depth(self, depth: int) -> None:
+        sender = self.report.sender
+        sender.queue_depth += depth
+        sender.max_queue_depth = max(sender.max_queue_depth, sender.queue_depth)
+        self.observer.sender_queue_depth(depth)
+
+    def backpressure(self, what: str, amount: float) -> None:
+        if what == "partial_superseded":
+            self.report.sender.partials_superseded += int(amount)
+        elif what == "partial_dropped":
+            self.report.sender.partials_dropped += int(amount)
+        elif what == "events_batched":
+            self.report.sender.batched_events += 1
+        elif what == "audio_dropped_seconds":
+            self.report.transcription.audio_dropped_seconds += amount
+        self.observer.backpressure(what, amount)
+
+    def engine_error(self, engine: str) -> None:
+        self.report.transcription.engine_errors += 1
+        self.observer.engine_error(engine)
+
+    def engine_restart(self, engine: str) -> None:
+        self.report.transcription.engine_restarts += 1
+        self.observer.engine_restart(engine)
+
+    def audio_received(self, seconds: float) -> None:
+        self.observer.audio_received(seconds)  # the machine's counters hold the session's total
+
+    def audio_discarded(self, seconds: float) -> None:
+        self.observer.audio_discarded(seconds)

@@ -7,22 +7,67 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import trio
 
+from .asr import EngineRegistry
 from .config import Settings
 from .envparse import ConfigError
 from .nursery.transcription import Pipeline
+from .observe import Observer
 from .protocol import CallSettings
+from .server import ConnectorServer, Route
+from .server.app import Service
 
-__all__ = ["build_extensions", "translation_parts"]
+__all__ = ["Extensions", "TranslationParts", "build_extensions", "translation_parts"]
 
 log = logging.getLogger(__name__)
 
 
-def translation_parts(settings: Settings, env: Mapping[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TranslationParts:
+    """The translation keywords of :class:`~connector.server.ConnectorServer`."""
+
+    pipeline_for: Callable[[CallSettings], Pipeline | None]
+    """The translation pipeline a call gets, or ``None`` for none."""
+    translation_check: Callable[[Mapping[str, Any]], str | None]
+    """Why a call's ``customConfig`` cannot be translated here (the ``info`` of the refusal), or ``None``."""
+    services: tuple[Service, ...]
+    """The translator, started and closed with the server; empty without one."""
+
+
+@dataclass(frozen=True)
+class Extensions:
+    """Everything :class:`~connector.server.ConnectorServer` takes beyond the settings and the engines."""
+
+    limiter: trio.CapacityLimiter
+    """The server's worker-thread limiter (the metrics report its tokens)."""
+    observer: Observer
+    routes: Mapping[str, Route]
+    """Extra GET routes (``/metrics``)."""
+    background: tuple[Callable[[], Awaitable[None]], ...]
+    """Tasks run while the server serves (loop-lag probe, GC pause timer, scheduled full collections)."""
+    translation: TranslationParts
+
+    def server(self, settings: Settings, engines: EngineRegistry) -> ConnectorServer:
+        """The server with these parts, as ``audiohook-connector serve`` builds it."""
+        return ConnectorServer(
+            settings,
+            engines,
+            limiter=self.limiter,
+            observer=self.observer,
+            routes=dict(self.routes),
+            background=self.background,
+            pipeline_for=self.translation.pipeline_for,
+            translation_check=self.translation.translation_check,
+            services=self.translation.services,
+        )
+
+
+def translation_parts(settings: Settings, env: Mapping[str, str]) -> TranslationParts:
     """``pipeline_for``, ``translation_check`` and the translator service, if one is configured.
 
     The translator is loaded when ``CONNECTOR_TRANSLATOR`` names one, or when a Gemini key is
@@ -71,24 +116,25 @@ def translation_parts(settings: Settings, env: Mapping[str, str]) -> dict[str, A
             partials=pipeline_settings.partials,
         )
 
-    return {
-        "pipeline_for": pipeline_for,
-        "translation_check": check,
-        "services": [factory] if factory is not None else [],
-    }
+    return TranslationParts(
+        pipeline_for=pipeline_for,
+        translation_check=check,
+        services=(factory,) if factory is not None else (),
+    )
 
 
-def build_extensions(settings: Settings, env: Mapping[str, str]) -> dict[str, Any]:
-    """Keyword arguments for :class:`connector.server.ConnectorServer` beyond the engines."""
+def build_extensions(settings: Settings, env: Mapping[str, str]) -> Extensions:
+    """The parts of :class:`connector.server.ConnectorServer` beyond the engines, from the environment."""
     from .gc_tuning import full_collections
     from .metrics import build_metrics
+    from .server.metrics_route import metrics_routes
 
     limiter = trio.CapacityLimiter(settings.worker_threads)
     metrics = build_metrics(env, limiter)
-    return {
-        "limiter": limiter,
-        "observer": metrics.observer,
-        "routes": metrics.routes,
-        "background": [*metrics.background, full_collections(settings.gc_interval)],
-        **translation_parts(settings, env),
-    }
+    return Extensions(
+        limiter=limiter,
+        observer=metrics.observer,
+        routes=metrics_routes(metrics),
+        background=(*metrics.background, full_collections(settings.gc_interval)),
+        translation=translation_parts(settings, env),
+    )

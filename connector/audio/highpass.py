@@ -1,17 +1,18 @@
 """A streaming high-pass filter that keeps every sample where it was (no timeline shift).
 
 Why: hum and rumble below ~100 Hz (mains hum, a poor line, handling noise) can be louder than
-the voice itself, and Silero VAD then scores clear speech as silence — measured on a real
-recording with a strong sub-100 Hz component: speech windows fell from 60 % to 38 % and a
-25 s stretch of speech was never transcribed. Telephone speech carries nothing useful below
-~100 Hz (G.712 band: 300–3400 Hz), so removing it costs the recognizer nothing.
+the voice itself, and Silero VAD then scores clear speech as silence: on a real recording with
+a strong sub-100 Hz component, a long stretch of speech was never transcribed without this
+filter (the figures are in docs/engine-local.md, "Rumble filter"). Telephone speech carries
+nothing useful below ~100 Hz (G.712 band: 300–3400 Hz), so removing it costs the recognizer nothing.
 
 The filter is a linear-phase (Kaiser-windowed sinc) FIR, applied *centred*: output sample ``m``
 is the filtered signal at input sample ``m``, so sample indices, and thus every word offset,
 stay exact. The price is a look-ahead of :data:`DELAY` samples (16 ms): :meth:`HighPass.process`
 returns outputs up to ``DELAY`` samples behind its input, and :meth:`HighPass.flush` returns
 those last ones at once (treating what follows as silence), so that after a flush exactly as
-many samples came out as went in. ``np.convolve`` does the work: ~0.1 ms per 100 ms of audio.
+many samples came out as went in. ``np.convolve`` does the work, cheaply next to the VAD it
+feeds (its cost: docs/performance.md, "Small costs").
 """
 
 from __future__ import annotations

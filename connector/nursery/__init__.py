@@ -2,9 +2,8 @@
 
 from ..limits import SessionLimits
 from ..report import Outcome, SessionReport, TranscriptionStats
-from .sender import Sender, SenderStats
+from .sender import Sender
 from .session import Shutdown, WebSocket, run_session
-from .token_bucket import TokenBucket
 from .transcription import ChannelRun, Generation
 
 __all__ = [
@@ -12,11 +11,9 @@ __all__ = [
     "Generation",
     "Outcome",
     "Sender",
-    "SenderStats",
     "SessionLimits",
     "SessionReport",
     "Shutdown",
-    "TokenBucket",
     "TranscriptionStats",
     "WebSocket",
     "run_session",

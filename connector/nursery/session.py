@@ -20,15 +20,19 @@ import trio
 
 from ..asr import EngineRegistry
 from ..limits import SessionLimits
-from ..observe import NullObserver, Observer
+from ..observe import Observer, SessionTally
 from ..protocol import (
     Audio,
+    AwaitClose,
     Backoff,
     CallSettings,
+    Closing,
+    Discarded,
     Effect,
     FlushTranscription,
-    Send,
-    ServerMessage,
+    Opened,
+    Outbox,
+    Outgoing,
     SessionMachine,
     StartTranscription,
     State,
@@ -101,25 +105,19 @@ class _Session:
         self.sender = Sender(
             self.machine,
             self.ws.send_message,
-            rate=self.limits.event_rate,
-            burst=self.limits.event_burst,
-            batch_threshold=self.limits.event_batch_threshold,
-            max_queued=self.limits.max_queued_events,
             send_timeout=self.limits.send_timeout,
             observer=self.observer,
             on_written=self._written,
         )
+        self.outbox = self.machine.outbox
         self.open_at: float | None = None
         self.generations_started = 0
-        self.report.sender = self.sender.stats
         self.report.machine = self.machine
         self.current: Generation | None = None
         self.live: set[Generation] = set()
         self.client_closed = trio.Event()
         self.open_received = trio.Event()
-        self.open_seen = False
         self.close_received = trio.Event()
-        self.closing_watch = False
 
     async def run(self) -> None:
         unsubscribe: Callable[[], None] | None = None
@@ -137,7 +135,6 @@ class _Session:
     # ---------------------------------------------------------------- tasks
 
     async def _receive_loop(self) -> None:
-        counters = self.machine.counters
         idle = self.limits.idle_timeout
         try:
             with trio.CancelScope(deadline=trio.current_time() + idle) as idle_scope:
@@ -151,16 +148,9 @@ class _Session:
                     if isinstance(message, str):
                         if self.open_at is None:
                             self.open_at = now
-                        discarded = counters.discarded_seconds
-                        effects = self.machine.receive_text(message)
-                        if counters.discarded_seconds != discarded:
-                            self.observer.audio_discarded(counters.discarded_seconds - discarded)
+                        self.apply(self.machine.receive_text(message))
                     else:
-                        heard = counters.audio_seconds
-                        effects = self.machine.receive_binary(message)
-                        if counters.audio_seconds != heard:
-                            self.observer.audio_received(counters.audio_seconds - heard)
-                    self.apply(effects)
+                        self.apply(self.machine.receive_binary(message))
             log.warning("client silent for too long; ending the session", extra={"idle_timeout": idle})
             self.report.outcome = Outcome.VANISHED
             self.nursery.cancel_scope.cancel()
@@ -220,7 +210,7 @@ class _Session:
         finally:
             self.live.discard(generation)
 
-    def _written(self, message: ServerMessage) -> None:
+    def _written(self, message: Outgoing) -> None:
         if message.type == "opened" and self.open_at is not None:
             self.observer.opened_sent(trio.current_time() - self.open_at)
 
@@ -231,30 +221,33 @@ class _Session:
     # -------------------------------------------------------------- effects
 
     def apply(self, effects: list[Effect]) -> None:
+        """Carry out what the machine said; runs once per audio frame, so it stays plain."""
         for effect in effects:
-            if isinstance(effect, Send):
-                self.sender.put(effect)
-            elif isinstance(effect, Audio):
-                if self.current is not None:
-                    self.current.feed(effect.channels, effect.stream_sample)
-            elif isinstance(effect, StartTranscription):
-                self._start(effect.settings)
-            elif isinstance(effect, FlushTranscription):
-                if self.current is not None:
-                    self.current.flush()
-            elif isinstance(effect, StopTranscription):
-                self._stop(effect.then_closed)
-            elif isinstance(effect, Backoff):
-                self.sender.backoff(effect.seconds)
-        state = self.machine.state  # (runs once per audio frame: plain compares, no Event.set)
-        if state is not State.AWAITING_OPEN and not self.open_seen:
-            self.open_seen = True
-            self.open_received.set()
-        if state is State.CLOSING or state is State.CLOSED:
-            self.close_received.set()
-        if self.machine.disconnect_sent and not self.closing_watch:
-            self.closing_watch = True
-            self.nursery.start_soon(self._expect_close)
+            match effect:
+                case Audio(seconds, channels, stream_sample):
+                    self.observer.audio_received(seconds)
+                    if channels and self.current is not None:
+                        self.current.feed(channels, stream_sample)
+                case Discarded(seconds):
+                    self.observer.audio_discarded(seconds)
+                case Opened():
+                    self.open_received.set()
+                case Closing():
+                    self.close_received.set()
+                case AwaitClose():
+                    self.nursery.start_soon(self._expect_close)
+                case StartTranscription(settings):
+                    self._start(settings)
+                case FlushTranscription():
+                    if self.current is not None:
+                        self.current.flush()
+                case StopTranscription(then_closed):
+                    self._stop(then_closed)
+                case Backoff(seconds):
+                    self.outbox.backoff(seconds, trio.current_time())
+        if self.outbox.news:
+            self.outbox.news = False
+            self.sender.wake()
 
     def _start(self, settings: CallSettings) -> None:
         engine = self.engines.get(settings.engine)
@@ -265,9 +258,10 @@ class _Session:
             settings=settings,
             engine=engine,
             limiter=self.limiter,
-            on_entity=lambda entity, name, heard_at: self.sender.put_entity(entity, engine=name, heard_at=heard_at),
+            outbox=self.outbox,
+            on_queued=self.sender.wake,
             on_failure=lambda info: self._engine_failed(engine.name, info),
-            stats=self.report.transcription,
+            observer=self.observer,
             max_buffered_seconds=self.limits.max_buffered_audio,
             chunk_seconds=self.limits.engine_chunk,
             pipeline=self.pipeline_for(settings),
@@ -315,13 +309,23 @@ async def run_session(
 ) -> SessionReport:
     """Serve one session on an accepted WebSocket until it ends; always closes the socket."""
     report = SessionReport()
-    session = _Session(
-        ws, machine, engines, limiter, limits, shutdown, pipeline_for, report, observer or NullObserver()
+    tally = SessionTally(report, observer)
+    if machine.outbox.seq or not machine.outbox.idle:
+        raise ValueError("run_session needs a machine that has sent nothing yet")
+    # The session's outbox, with its limits, counting into the report and the server's observer.
+    machine.outbox = Outbox(
+        machine.session_id,
+        rate=limits.event_rate,
+        burst=limits.event_burst,
+        batch_threshold=limits.event_batch_threshold,
+        max_queued=limits.max_queued_events,
+        observer=tally,
     )
+    session = _Session(ws, machine, engines, limiter, limits, shutdown, pipeline_for, report, tally)
     try:
         await session.run()
     finally:
-        session.sender.discard_queue()
+        machine.outbox.discard()
         with trio.CancelScope(shield=True), trio.move_on_after(2):
             await ws.aclose()
         reason = machine.disconnect_reason

@@ -14,6 +14,10 @@ CPU at 1000 calls even so). A pause,
 Audio into a recognizer is bounded by ``max_buffered_seconds``: when an engine falls that far
 behind, new audio for that channel is dropped (and counted) instead of growing memory; the
 timeline map records the gap, so later offsets stay exact.
+
+What a recognizer (or the translator after it) produces goes, with the time its last audio
+arrived, straight into the session's outbox (:class:`connector.protocol.Outbox`) under the
+channel's :class:`~connector.protocol.Track`; the outbox gives utterance ids and builds the event.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from __future__ import annotations
 import array
 import logging
 import math
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +36,11 @@ import trio
 
 from ..asr import AudioChunk, EngineError, EngineFactory, Flush, RecognizerInput, RecognizerSpec
 from ..audio.timeline import TimelineMap
-from ..protocol import CallSettings, transcript_entities
-from ..report import TranscriptionStats
+from ..observe import NullObserver, Observer
+from ..protocol import CallSettings, Outbox, Track
 from ..vocabulary import SAMPLE_RATE, Hypothesis
 
-__all__ = ["ChannelRun", "Generation", "TranscriptionStats"]
+__all__ = ["ChannelRun", "Generation", "Pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +90,6 @@ class _Arrivals:
         return float(times[min(index, len(times) - 1)])
 
 
-EntitySink = Callable[[dict[str, Any], str, "float | None"], None]
-"""Receives (entity, engine name, arrival time of the audio that ends it)."""
 Pipeline = Callable[[trio.MemoryReceiveChannel[Hypothesis], trio.MemorySendChannel[Hypothesis]], Awaitable[None]]
 
 
@@ -99,7 +100,9 @@ class ChannelRun:
     channel: int
     language: str
     max_buffered_samples: int
-    stats: TranscriptionStats
+    engine: str = ""
+    partials: bool = True
+    observer: Observer = field(default_factory=NullObserver)
     timeline: TimelineMap = field(default_factory=TimelineMap)
     chunk_samples: int = 0
     buffered_samples: int = 0
@@ -109,7 +112,8 @@ class ChannelRun:
     def __post_init__(self) -> None:
         self.send, self.receive = trio.open_memory_channel[RecognizerInput](math.inf)
         self._queued_sizes: deque[int] = deque()  # samples of each item still in the channel, oldest first
-        self._utterance_ids: dict[int, str] = {}
+        self.track = Track(self.channel, self.language, self.engine, self.partials, self.timeline.to_stream)
+        """What the outbox knows this recognizer's transcripts by."""
         self._drop_logged = False
         self._arrivals = _Arrivals(_ARRIVALS_KEPT)
         self._pending: list[npt.NDArray[np.int16]] = []
@@ -132,7 +136,7 @@ class ChannelRun:
         if self.buffered_samples + len(pcm) > self.max_buffered_samples:
             self._settle()  # only near the bound: the count is an upper bound until settled
         if self.buffered_samples + len(pcm) > self.max_buffered_samples:
-            self.stats.audio_dropped_seconds += len(pcm) / SAMPLE_RATE
+            self.observer.backpressure("audio_dropped_seconds", len(pcm) / SAMPLE_RATE)
             if not self._drop_logged:
                 self._drop_logged = True
                 log.warning("engine is behind real time: dropping audio", extra={"channel": self.channel})
@@ -170,28 +174,6 @@ class ChannelRun:
             self.closed = True
             self.send.close()
 
-    def entities(self, hypothesis: Hypothesis) -> list[dict[str, Any]]:
-        utterance_id = self._utterance_ids.get(hypothesis.utterance)
-        if utterance_id is None:
-            utterance_id = self._utterance_ids[hypothesis.utterance] = str(uuid.uuid4())
-        if hypothesis.is_final:
-            del self._utterance_ids[hypothesis.utterance]
-            if not hypothesis.text.strip():
-                return []  # nothing was said after all: no empty utterance for analytics
-            self.stats.finals += 1
-        else:
-            if not hypothesis.text.strip():
-                return []
-            self.stats.partials += 1
-        return transcript_entities(
-            hypothesis,
-            utterance_id=utterance_id,
-            channel_id=self.channel,
-            to_stream=self.timeline.to_stream,
-            language=hypothesis.language or self.language,
-            new_id=lambda: str(uuid.uuid4()),
-        )
-
 
 @dataclass(eq=False)
 class Generation:
@@ -200,9 +182,11 @@ class Generation:
     settings: CallSettings
     engine: EngineFactory
     limiter: trio.CapacityLimiter
-    on_entity: EntitySink
+    outbox: Outbox
+    on_queued: Callable[[], None]
+    """Called after transcripts were queued in the outbox (wakes the writer)."""
     on_failure: Callable[[str], None]
-    stats: TranscriptionStats
+    observer: Observer = field(default_factory=NullObserver)
     max_buffered_seconds: float = 30.0
     chunk_seconds: float = 0.1
     pipeline: Pipeline | None = None
@@ -218,7 +202,9 @@ class Generation:
                 language=self.settings.language,
                 max_buffered_samples=int(self.max_buffered_seconds * SAMPLE_RATE),
                 chunk_samples=int(self.chunk_seconds * SAMPLE_RATE),
-                stats=self.stats,
+                engine=self.engine.name,
+                partials=self.partials,
+                observer=self.observer,
             )
             for index in range(len(self.settings.channels))
         ]
@@ -264,7 +250,6 @@ class Generation:
                 recognizer = self.engine.create(spec, self.limiter)
                 await recognizer.run(run.receive, results)
             except Exception as exc:
-                self.stats.engine_errors += 1
                 info = str(exc) if isinstance(exc, EngineError) else "transcription engine failed"
                 log.exception("recognizer failed", extra={"channel": run.channel, "engine": self.engine.name})
                 run.close()
@@ -276,10 +261,9 @@ class Generation:
     async def _deliver(self, run: ChannelRun, receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
         async with receive:
             async for hypothesis in receive:
-                if hypothesis.is_final or self.partials:
-                    heard_at = run.heard_at(hypothesis.start + hypothesis.duration)
-                    for entity in run.entities(hypothesis):
-                        self.on_entity(entity, self.engine.name, heard_at)
+                heard_at = run.heard_at(hypothesis.start + hypothesis.duration)
+                if self.outbox.transcript(run.track, hypothesis, heard_at):
+                    self.on_queued()
 
     async def _translate(
         self, inbox: trio.MemoryReceiveChannel[Hypothesis], outbox: trio.MemorySendChannel[Hypothesis]

@@ -1,4 +1,4 @@
-"""The AudioHook protocol, sans-IO: messages, durations, media choice, transcripts, session."""
+"""The AudioHook protocol, sans-IO: messages, durations, media choice, transcripts, the outbox, session."""
 
 from .durations import DurationError, format_duration, parse_duration
 from .media import MediaFormat, select_media
@@ -8,52 +8,68 @@ from .messages import (
     ClientMessage,
     ProtocolViolation,
     ServerMessage,
+    encode_envelope,
     encode_server_message,
     is_uuid,
     parse_client_message,
 )
+from .outbox import CLOSING_BACKOFF_CAP, MAX_EVENT_UNITS, Carried, Outbox, OutboxObserver, Outgoing, Track
 from .session import (
     Audio,
+    AwaitClose,
     Backoff,
     CallSettings,
+    Closing,
+    Discarded,
     Effect,
     FlushTranscription,
-    Lane,
-    Send,
+    Opened,
     SessionMachine,
     SessionPolicy,
     StartTranscription,
     State,
     StopTranscription,
 )
-from .transcript import transcript_entities, transcript_entity
+from .token_bucket import TokenBucket
+from .transcript import split_hypothesis, transcript_entity
 
 __all__ = [
+    "CLOSING_BACKOFF_CAP",
+    "MAX_EVENT_UNITS",
     "MAX_TEXT_MESSAGE",
     "NIL_UUID",
     "Audio",
+    "AwaitClose",
     "Backoff",
     "CallSettings",
+    "Carried",
     "ClientMessage",
+    "Closing",
+    "Discarded",
     "DurationError",
     "Effect",
     "FlushTranscription",
-    "Lane",
     "MediaFormat",
+    "Opened",
+    "Outbox",
+    "OutboxObserver",
+    "Outgoing",
     "ProtocolViolation",
-    "Send",
     "ServerMessage",
     "SessionMachine",
     "SessionPolicy",
     "StartTranscription",
     "State",
     "StopTranscription",
+    "TokenBucket",
+    "Track",
+    "encode_envelope",
     "encode_server_message",
     "format_duration",
     "is_uuid",
     "parse_client_message",
     "parse_duration",
     "select_media",
-    "transcript_entities",
+    "split_hypothesis",
     "transcript_entity",
 ]

@@ -181,17 +181,19 @@ def parse_client_message(text: str) -> ClientMessage:
     )
 
 
+def encode_envelope(message_type: str, session_id: str, seq: int, clientseq: int, parameters: str) -> str:
+    """A server message's text around ``parameters`` (already JSON): the one place the envelope
+    is written, so a message is serialised once even when its parameters were built in pieces."""
+    return (
+        f'{{"version":"2","type":{json.dumps(message_type, ensure_ascii=False)},'
+        f'"id":{json.dumps(session_id, ensure_ascii=False)},"seq":{seq},"clientseq":{clientseq},'
+        f'"parameters":{parameters}}}'
+    )
+
+
 def encode_server_message(message: ServerMessage, *, session_id: str, seq: int, clientseq: int) -> str:
     """Serialise with the envelope every server message needs (``parameters`` always present)."""
-    return json.dumps(
-        {
-            "version": "2",
-            "type": message.type,
-            "id": session_id,
-            "seq": seq,
-            "clientseq": clientseq if message.clientseq is None else message.clientseq,
-            "parameters": dict(message.parameters),
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
+    parameters = json.dumps(dict(message.parameters), separators=(",", ":"), ensure_ascii=False)
+    return encode_envelope(
+        message.type, session_id, seq, clientseq if message.clientseq is None else message.clientseq, parameters
     )

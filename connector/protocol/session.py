@@ -6,9 +6,15 @@ runtime (start, flush, restart or stop transcription; back off after a 429). It 
 socket, no clock and no task, so every protocol rule is unit-tested directly and the trio
 layer (:mod:`connector.nursery`) stays thin.
 
-``seq`` is stamped by :meth:`SessionMachine.stamp` at the moment a message is actually sent,
-because the sender may reorder (control messages overtake queued events) and the client
-requires ``seq`` to grow by exactly one on the wire.
+What the server sends goes into the machine's :class:`~connector.protocol.outbox.Outbox`:
+the machine queues control messages and ``closed`` there, the runtime queues transcripts there,
+and the runtime's writer takes each message out with :meth:`SessionMachine.next_message` when
+it may go (``seq`` is stamped then, because control messages overtake queued events and the
+client requires ``seq`` to grow by exactly one on the wire).
+
+Effects also say what happened, so the runtime keeps no flags of its own: :class:`Opened`,
+:class:`Closing`, :class:`AwaitClose`, audio counted (:class:`Audio`) and discarded
+(:class:`Discarded`).
 """
 
 from __future__ import annotations
@@ -33,18 +39,20 @@ from .messages import (
     ClientMessage,
     ProtocolViolation,
     ServerMessage,
-    encode_server_message,
     parse_client_message,
 )
+from .outbox import Outbox, Outgoing
 
 __all__ = [
     "Audio",
+    "AwaitClose",
     "Backoff",
     "CallSettings",
+    "Closing",
+    "Discarded",
     "Effect",
     "FlushTranscription",
-    "Lane",
-    "Send",
+    "Opened",
     "SessionMachine",
     "SessionPolicy",
     "StartTranscription",
@@ -61,23 +69,6 @@ class State(enum.Enum):
     PAUSED = "paused"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-class Lane(enum.Enum):
-    """How the sender treats a message."""
-
-    CONTROL = "control"
-    """Goes before queued events and is not delayed by the token bucket (opened, pong, ...)."""
-    EVENT = "event"
-    """Transcript events: in order, paced by the token bucket and 429 back-off."""
-    LAST = "last"
-    """``closed``: after every queued event, not paced."""
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    message: ServerMessage
-    lane: Lane = Lane.CONTROL
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +118,34 @@ class StopTranscription:
 
 @dataclass(frozen=True, slots=True)
 class Audio:
-    """Decoded audio: one int16 array per negotiated channel, starting at ``stream_sample``."""
+    """Audio was received and counted: ``seconds`` of it; ``channels`` (one int16 array per
+    negotiated channel, starting at ``stream_sample``) when it is to be transcribed, else empty."""
 
-    channels: Sequence[npt.NDArray[np.int16]]
-    stream_sample: int
+    seconds: float
+    channels: Sequence[npt.NDArray[np.int16]] = ()
+    stream_sample: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Discarded:
+    """The client reported a gap of ``seconds`` (``paused``/``discarded``); the timeline skips it."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """``open`` was handled (served or refused): the open deadline no longer applies."""
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """``close`` was received: only finals and ``closed`` are still to go."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitClose:
+    """``disconnect`` was queued: the client must now ``close`` within the close deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +155,17 @@ class Backoff:
     seconds: float
 
 
-Effect = Send | StartTranscription | FlushTranscription | StopTranscription | Audio | Backoff
+Effect = (
+    StartTranscription
+    | FlushTranscription
+    | StopTranscription
+    | Audio
+    | Discarded
+    | Backoff
+    | Opened
+    | Closing
+    | AwaitClose
+)
 
 
 class SessionPolicy(Protocol):
@@ -184,38 +209,36 @@ class SessionMachine:
     conversation_id: str | None = None
     disconnect_sent: bool = False
     disconnect_reason: str | None = None
-    closed_queued: bool = False
     transcribing: bool = False
     paused_for_language: bool = False
     clock: StreamClock = field(default_factory=StreamClock)
     counters: SessionCounters = field(default_factory=SessionCounters)
     last_client_seq: int = 0
-    server_seq: int = 0
+    outbox: Outbox = None  # type: ignore[assignment]  # set in __post_init__ unless given
+    """Where everything the server sends waits to go (the runtime passes one with its limits)."""
+
+    def __post_init__(self) -> None:
+        if self.outbox is None:
+            self.outbox = Outbox(self.session_id)
 
     # ----------------------------------------------------------------- sending
 
-    def stamp(self, message: ServerMessage) -> str:
-        """Assign the next ``seq`` and serialise; call exactly when the message goes out.
-
-        The session is ``CLOSED`` only once ``closed`` is actually written: events queued
-        before it (finals flushed at ``close``) must still be accepted until then.
-        """
-        if message.type == "closed":
-            self.state = State.CLOSED
-        self.server_seq += 1
-        return encode_server_message(
-            message, session_id=self.session_id, seq=self.server_seq, clientseq=self.last_client_seq
-        )
-
     @property
-    def can_send_events(self) -> bool:
-        return self.state in (State.ACTIVE, State.PAUSED, State.CLOSING)
+    def server_seq(self) -> int:
+        """``seq`` of the last message handed to the writer."""
+        return self.outbox.seq
 
-    def event(self, entities: list[dict[str, Any]]) -> list[Effect]:
-        """An ``event`` carrying ``entities``, if the session may still send events."""
-        if not entities or not self.can_send_events:
-            return []
-        return [Send(ServerMessage("event", {"entities": entities}), Lane.EVENT)]
+    def next_message(self, now: float) -> Outgoing | float | None:
+        """The writer's question: a message to write now, the time to ask again, or ``None``
+        (nothing queued). The session is ``CLOSED`` once ``closed`` is handed out: events queued
+        before it (finals flushed at ``close``) are still accepted until then."""
+        outgoing = self.outbox.next(now, self.last_client_seq)
+        if isinstance(outgoing, Outgoing) and outgoing.type == "closed":
+            self.state = State.CLOSED
+        return outgoing
+
+    def _send(self, message_type: str, parameters: dict[str, Any], clientseq: int | None = None) -> None:
+        self.outbox.control(ServerMessage(message_type, parameters, clientseq=clientseq))
 
     def disconnect(self, reason: str, info: str) -> list[Effect]:
         """Ask the client to end the session (once); transcription stops, finals still flow."""
@@ -227,7 +250,8 @@ class SessionMachine:
         if self.transcribing:
             self.transcribing = False
             effects.append(StopTranscription(then_closed=False))
-        effects.append(Send(ServerMessage("disconnect", {"reason": reason, "info": info})))
+        self._send("disconnect", {"reason": reason, "info": info})
+        effects.append(AwaitClose())
         return effects
 
     def transcription_stopped(self) -> list[Effect]:
@@ -235,11 +259,6 @@ class SessionMachine:
         if self.state is State.CLOSING:
             return self._closed()
         return []
-
-    @property
-    def closing(self) -> bool:
-        """``close`` received: only finals and ``closed`` are still to go."""
-        return self.state is State.CLOSING
 
     def engine_failed(self, info: str) -> list[Effect]:
         return self.disconnect("error", info)
@@ -249,6 +268,12 @@ class SessionMachine:
     def receive_text(self, text: str) -> list[Effect]:
         if self.state is State.CLOSED:
             return []
+        if self.state is State.AWAITING_OPEN:
+            effects = self._receive_text(text)
+            return effects if self.state is State.AWAITING_OPEN else [Opened(), *effects]
+        return self._receive_text(text)
+
+    def _receive_text(self, text: str) -> list[Effect]:
         try:
             message = parse_client_message(text)
             self._check_envelope(message)
@@ -282,10 +307,11 @@ class SessionMachine:
         start = self.clock.samples
         self.clock.advance(samples)
         self.counters.audio_frames += 1
-        self.counters.audio_seconds += samples / SAMPLE_RATE
+        seconds = samples / SAMPLE_RATE
+        self.counters.audio_seconds += seconds
         if not self.transcribing or samples == 0:
-            return []
-        return [Audio(channels=channels, stream_sample=start)]
+            return [Audio(seconds)]
+        return [Audio(seconds, channels, start)]
 
     # ---------------------------------------------------------------- checks
 
@@ -343,7 +369,8 @@ class SessionMachine:
         if self.is_probe:
             self.state = State.ACTIVE
             opened["startPaused"] = False
-            return [Send(ServerMessage("opened", opened))]
+            self._send("opened", opened)
+            return []
 
         target = language if isinstance(language, str) else ""
         spoken = _spoken_language(target, custom)
@@ -361,7 +388,8 @@ class SessionMachine:
             )
         start_paused = self.media is not None and not language_ok
         opened["startPaused"] = start_paused
-        effects: list[Effect] = [Send(ServerMessage("opened", opened))]
+        self._send("opened", opened)
+        effects: list[Effect] = []
         if start_paused:
             self.state = State.PAUSED
             self.paused_for_language = True
@@ -382,17 +410,20 @@ class SessionMachine:
         return self.disconnect(reason, info)
 
     def _on_ping(self, message: ClientMessage) -> list[Effect]:
-        return [Send(ServerMessage("pong", {}, clientseq=message.seq))]
+        self._send("pong", {}, clientseq=message.seq)
+        return []
 
     def _on_update(self, message: ClientMessage) -> list[Effect]:
         language = message.parameters.get("language")
         effects: list[Effect] = []
         if self.settings is None or not isinstance(language, str) or self.state is State.CLOSING:
-            return [Send(ServerMessage("updated", {}))]
+            self._send("updated", {})
+            return []
         if language == self.settings.target_language and not self.paused_for_language:
             if self.transcribing:
                 effects.append(FlushTranscription())
-            return [*effects, Send(ServerMessage("updated", {}))]
+            self._send("updated", {})
+            return effects
         spoken = _spoken_language(language, self.settings.options)
         supported = (
             bool(LANGUAGE_CODE.match(spoken))
@@ -403,14 +434,15 @@ class SessionMachine:
             self.transcribing = False
             effects.append(StopTranscription(then_closed=False))
         if not supported:
-            effects.append(Send(ServerMessage("updated", {})))
+            self._send("updated", {})
             if self.state is State.ACTIVE:
                 self.paused_for_language = True
-                effects.append(Send(ServerMessage("pause", {})))
+                self._send("pause", {})
             return effects
         problem = self.policy.check_call(self.settings.engine, spoken, self.settings.options)
         if problem is not None:
-            return [*effects, Send(ServerMessage("updated", {})), *self.disconnect("error", problem)]
+            self._send("updated", {})
+            return [*effects, *self.disconnect("error", problem)]
         self.settings = CallSettings(
             engine=self.settings.engine,
             language=spoken,
@@ -418,10 +450,10 @@ class SessionMachine:
             channels=self.settings.channels,
             target_language=language,
         )
-        effects.append(Send(ServerMessage("updated", {})))
+        self._send("updated", {})
         if self.paused_for_language:
             self.paused_for_language = False
-            effects.append(Send(ServerMessage("resume", {})))
+            self._send("resume", {})
             # Transcription starts when the client confirms with ``resumed``.
             return effects
         if self.state is State.ACTIVE:
@@ -436,23 +468,23 @@ class SessionMachine:
         return [FlushTranscription()] if self.transcribing else []
 
     def _on_resumed(self, message: ClientMessage) -> list[Effect]:
-        self._gap(message)
+        effects = self._gap(message)
         if self.state is not State.PAUSED:
-            return []
+            return effects
         if self.paused_for_language:
             # The client resumed on its own while we wait for a language: ask again.
-            return [Send(ServerMessage("pause", {}))]
+            self._send("pause", {})
+            return effects
         self.state = State.ACTIVE
         if not self.transcribing and self.settings is not None and not self.disconnect_sent:
             self.transcribing = True
-            return [StartTranscription(self.settings)]
-        return []
+            effects.append(StartTranscription(self.settings))
+        return effects
 
     def _on_discarded(self, message: ClientMessage) -> list[Effect]:
-        self._gap(message)
-        return []
+        return self._gap(message)
 
-    def _gap(self, message: ClientMessage) -> None:
+    def _gap(self, message: ClientMessage) -> list[Effect]:
         """Apply a reported gap as far as the message's own ``position`` confirms it.
 
         Clients that really skip audio report a ``position`` that already includes the gap
@@ -462,9 +494,11 @@ class SessionMachine:
         start = parse_duration(message.parameters["start"])
         reported = parse_duration(message.parameters["discarded"])
         gap = min(reported, max(0.0, message.position - start))
-        if gap > 0:
-            self.counters.discarded_seconds += gap
-            self.clock.discard(start, gap)
+        if gap <= 0:
+            return []
+        self.counters.discarded_seconds += gap
+        self.clock.discard(start, gap)
+        return [Discarded(gap)]
 
     def _on_error(self, message: ClientMessage) -> list[Effect]:
         self.counters.client_errors += 1
@@ -482,14 +516,12 @@ class SessionMachine:
         self.state = State.CLOSING
         if self.transcribing:
             self.transcribing = False
-            return [StopTranscription(then_closed=True)]
-        return self._closed()
+            return [Closing(), StopTranscription(then_closed=True)]
+        return [Closing(), *self._closed()]
 
     def _closed(self) -> list[Effect]:
-        if self.closed_queued:
-            return []
-        self.closed_queued = True
-        return [Send(ServerMessage("closed", {}), Lane.LAST)]
+        self.outbox.closed()
+        return []
 
 
 

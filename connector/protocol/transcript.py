@@ -1,13 +1,14 @@
-"""Building ``transcript`` event entities exactly per the protocol's schema (section 9.2).
+"""Building ``transcript`` event entities exactly per the protocol's schema (docs/protocol.md).
 
 Offsets are absolute stream positions; the caller supplies ``to_stream`` to map an engine's
 relative time onto the timeline. Token offsets must be unique within an interpretation, and
-confidences must lie in [0, 1]; both are enforced here rather than trusted to engines.
+confidences must lie in [0, 1]; both are enforced here rather than trusted to engines. The outbox
+(:mod:`connector.protocol.outbox`) serialises each entity once and splits an over-long final
+with :func:`split_hypothesis`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,7 +17,7 @@ from typing import Any
 from ..vocabulary import Hypothesis
 from .durations import format_duration
 
-__all__ = ["MAX_ENTITY_UNITS", "transcript_entities", "transcript_entity", "utf16_units"]
+__all__ = ["split_hypothesis", "transcript_entity", "utf16_units"]
 
 
 def _confidence(value: float) -> float:
@@ -75,17 +76,16 @@ def transcript_entity(
     }
 
 
-MAX_ENTITY_UNITS = 60_000
-"""UTF-16 code units one entity may take: clients count JavaScript string length and refuse a
-text message over 65 535 (413); the rest is room for the event envelope."""
-
-
 def utf16_units(text: str) -> int:
+    """Length as JavaScript counts it (the client's limit on a text message is in these units)."""
     return len(text.encode("utf-16-le")) // 2
 
 
-def _halves(hypothesis: Hypothesis) -> list[Hypothesis]:
-    """Split an utterance in two at a word boundary (by its words, else by its text)."""
+def split_hypothesis(hypothesis: Hypothesis, max_units: int) -> list[Hypothesis]:
+    """Split an over-long final in two at a word boundary (by its words, else by its text).
+
+    A single word too long for any message is cut to a quarter of ``max_units`` characters.
+    """
     words = list(hypothesis.words)
     if len(words) >= 2:
         middle = len(words) // 2
@@ -104,8 +104,7 @@ def _halves(hypothesis: Hypothesis) -> list[Hypothesis]:
         return parts
     tokens = hypothesis.text.split()
     if len(tokens) < 2:
-        limit = MAX_ENTITY_UNITS // 4
-        return [replace(hypothesis, text=hypothesis.text[:limit], words=())]
+        return [replace(hypothesis, text=hypothesis.text[: max_units // 4], words=())]
     middle = len(tokens) // 2
     first, second = " ".join(tokens[:middle]), " ".join(tokens[middle:])
     share = len(first) / max(1, len(first) + len(second))
@@ -115,41 +114,3 @@ def _halves(hypothesis: Hypothesis) -> list[Hypothesis]:
         replace(hypothesis, text=second, start=split_at, duration=hypothesis.start + hypothesis.duration - split_at,
                 words=()),
     ]  # fmt: skip
-
-
-def transcript_entities(
-    hypothesis: Hypothesis,
-    *,
-    utterance_id: str,
-    channel_id: int,
-    to_stream: Callable[[float], float],
-    language: str | None,
-    new_id: Callable[[], str],
-    max_units: int = MAX_ENTITY_UNITS,
-    _depth: int = 0,
-) -> list[dict[str, Any]]:
-    """Entities for ``hypothesis``, each small enough for one event message.
-
-    An oversized *final* becomes consecutive finals (the first keeps the utterance id, the
-    others get fresh ids); an oversized partial is skipped, because its final follows.
-    """
-    entity = transcript_entity(
-        hypothesis, utterance_id=utterance_id, channel_id=channel_id, to_stream=to_stream, language=language
-    )
-    if utf16_units(json.dumps(entity, ensure_ascii=False)) <= max_units:
-        return [entity]
-    if not hypothesis.is_final or _depth > 32:
-        return []
-    entities: list[dict[str, Any]] = []
-    for index, part in enumerate(_halves(hypothesis)):
-        entities += transcript_entities(
-            part,
-            utterance_id=utterance_id if index == 0 else new_id(),
-            channel_id=channel_id,
-            to_stream=to_stream,
-            language=language,
-            new_id=new_id,
-            max_units=max_units,
-            _depth=_depth + 1,
-        )
-    return entities

@@ -13,15 +13,16 @@ Design decisions (also in ``docs/engines-cloud.md``):
   are counted in :class:`TranslationCounters`.
 * **Token timings.** A translation has no alignment to the audio, so its words are spread over
   the source utterance's span and labelled ``timing="spread"``.
+* **One line.** Every item kept takes its place in a :class:`connector.ordered.InOrder` line as
+  it arrives; the emitter hands them out in that order, whenever each one's translation ends.
 * **Ownership.** :func:`translate_in_order` closes ``outbox`` when ``inbox`` is exhausted and
   everything pending is out, like any trio pipeline stage.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +30,7 @@ import trio
 
 from ..envparse import EnvReader
 from ..language_tags import primary_subtag
+from ..ordered import InOrder, Slot
 from ..vocabulary import Hypothesis
 from ..word_timing import SPREAD, spread_words
 from .base import Translator, TranslatorConfigError
@@ -105,12 +107,13 @@ class CallTranslation:
         return cls(enabled=enabled, source=source.strip() if isinstance(source, str) else None)
 
 
-@dataclass(eq=False)
-class _Slot:
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """One item of the inbox at its turn: what came in, and what goes out (None: nothing)."""
+
     seq: int
     source: Hypothesis
-    done: trio.Event = field(default_factory=trio.Event)
-    out: Hypothesis | None = None
+    out: Hypothesis | None
 
 
 def _same_language(a: str, b: str) -> bool:
@@ -154,42 +157,41 @@ async def translate_in_order(
     latest: dict[int, int] = {}  # utterance → seq of its newest item
     passthrough = _same_language(source, target)
 
-    async def translate(slot: _Slot, deadline: float) -> None:
-        hypothesis = slot.source
+    async def translate(slot: Slot[_Turn], seq: int, hypothesis: Hypothesis, deadline: float) -> None:
+        out: Hypothesis | None = None
         try:
             with trio.move_on_at(deadline):
                 async with requests:
                     text = await translator.translate(hypothesis.text, source, target)
-                slot.out = translated_hypothesis(hypothesis, text.strip(), target)
+                out = translated_hypothesis(hypothesis, text.strip(), target)
                 counts.translated += 1
-            if slot.out is None:
+            if out is None:
                 counts.timeouts += 1
         except Exception:  # a backend failure must not end the call: the fallback applies
             counts.errors += 1
-        if slot.out is None:
+        if out is None:
             counts.fallbacks += 1
             if fallback is Fallback.SOURCE:
-                slot.out = hypothesis
+                out = hypothesis
             else:
                 counts.skipped += 1
-        slot.done.set()
+        slot.fill(_Turn(seq, hypothesis, out))
 
-    async def emit(slots: trio.MemoryReceiveChannel[_Slot]) -> None:
+    async def emit(line: InOrder[_Turn]) -> None:
         async with outbox:
-            async for slot in slots:
-                await slot.done.wait()
-                if not slot.source.is_final and latest.get(slot.source.utterance) != slot.seq:
+            async for turn in line:
+                if not turn.source.is_final and latest.get(turn.source.utterance) != turn.seq:
                     counts.partials_dropped += 1  # superseded while waiting for its turn
                     continue
-                if slot.out is not None:
-                    if not slot.out.is_final:
+                if turn.out is not None:
+                    if not turn.out.is_final:
                         counts.partials_passed += 1
-                    await outbox.send(slot.out)
+                    await outbox.send(turn.out)
 
-    slots_tx, slots_rx = trio.open_memory_channel[_Slot](math.inf)
+    line = InOrder[_Turn]()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(emit, slots_rx)
-        async with slots_tx:
+        nursery.start_soon(emit, line)
+        with line:
             seq = 0
             async for hypothesis in inbox:
                 if not hypothesis.is_final and partials is PartialPolicy.DROP:
@@ -197,14 +199,11 @@ async def translate_in_order(
                     continue
                 seq += 1
                 latest[hypothesis.utterance] = seq
-                slot = _Slot(seq, hypothesis)
                 if not hypothesis.is_final:
-                    slot.out = hypothesis
-                    slot.done.set()
+                    line.put(_Turn(seq, hypothesis, hypothesis))
                 elif passthrough or not hypothesis.text.strip():
                     counts.unchanged += 1
-                    slot.out = hypothesis
-                    slot.done.set()
+                    line.put(_Turn(seq, hypothesis, hypothesis))
                 else:
-                    nursery.start_soon(translate, slot, trio.current_time() + utterance_timeout)
-                await slots_tx.send(slot)
+                    deadline = trio.current_time() + utterance_timeout
+                    nursery.start_soon(translate, line.reserve(), seq, hypothesis, deadline)

@@ -1,9 +1,10 @@
 """RFC 6455 framing for the server side, with no I/O: client frames in, messages out.
 
 Why our own and not wsproto's: on the protocol path every audio frame crosses this code, and
-at 1000 calls that is 13 000+ frames a second on one core. wsproto builds several event
-objects per frame and trio-websocket adds a reader task and a memory channel per
-connection; together they took ~45 % of the server's CPU under load (docs/performance.md).
+at a thousand calls per core that is over ten thousand frames a second. wsproto builds several
+event objects per frame and trio-websocket adds a reader task and a memory channel per
+connection; under load together they were the largest share of the server's CPU (the profile
+before and after is in docs/performance.md, "Where the time goes now").
 A server only ever *parses masked client frames* and *writes unmasked frames*, without
 extensions, so the whole job is this module. It is strict where the RFC is (a violation
 closes the connection with the RFC's code) and tested against wsproto-based clients.
@@ -71,8 +72,8 @@ class Close:
 def unmask(data: bytes, key: bytes, offset: int = 0, length: int | None = None) -> bytes:
     """``length`` bytes of ``data`` from ``offset``, XORed with the 4-byte key.
 
-    One numpy XOR over a view (no slice copy): ~1 µs for a 200 ms stereo frame, where a
-    big-integer XOR takes 6 µs and a Python loop a millisecond.
+    One numpy XOR over a view (no slice copy): several times faster than a big-integer XOR, and
+    orders of magnitude faster than a Python loop (timings in docs/performance.md, "Small costs").
     """
     n = len(data) - offset if length is None else length
     if n <= 0:

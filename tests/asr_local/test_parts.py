@@ -18,6 +18,7 @@ from connector.asr.local.features import log_mel, mel_filters, upsample_8k_to_16
 from connector.asr.local.languages import WHISPER_LANGUAGES, advertised_locales, to_whisper
 from connector.asr.local.models import _read_verified, load_model
 from connector.audio.endpointer import WINDOW, Endpointer
+from connector.vocabulary import SAMPLE_RATE
 
 BCP47 = re.compile(r"^[a-z]{2,3}-[A-Za-z]{2,3}$")
 
@@ -115,7 +116,7 @@ def test_create_before_start_is_an_error() -> None:
 
 
 def test_upsampling_reconstructs_a_band_limited_signal() -> None:
-    t8 = np.arange(8000) / 8000
+    t8 = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     pcm = (np.sin(2 * np.pi * 1000 * t8) * 12000).astype(np.int16)
     up = upsample_8k_to_16k(pcm)
     t16 = np.arange(16000) / 16000
@@ -158,11 +159,11 @@ def _endpointer(**overrides: float) -> Endpointer:
 
 
 def _loud(seconds: float) -> npt.NDArray[np.int16]:
-    return np.full(round(seconds * 8000), 8000, dtype=np.int16)
+    return np.full(round(seconds * SAMPLE_RATE), 8000, dtype=np.int16)
 
 
 def _quiet(seconds: float) -> npt.NDArray[np.int16]:
-    return np.zeros(round(seconds * 8000), dtype=np.int16)
+    return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.int16)
 
 
 def test_an_utterance_starts_with_preroll_and_ends_after_the_silence() -> None:
@@ -200,7 +201,7 @@ def test_long_speech_is_force_cut_at_max_utterance() -> None:
     ep = _endpointer(max_utterance=2.0, preroll=0.0)
     segments = ep.feed(_loud(5.0))
     assert [s.reason for s in segments] == ["max_utterance", "max_utterance"]
-    assert all(s.pcm.shape[0] <= 2 * 8000 for s in segments)
+    assert all(s.pcm.shape[0] <= 2 * SAMPLE_RATE for s in segments)
     assert segments[1].start == segments[0].end  # contiguous, nothing lost or repeated
     assert ep.current is not None
 

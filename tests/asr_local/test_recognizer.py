@@ -22,6 +22,7 @@ import trio.testing
 from connector.asr.base import Flush, Hypothesis, RecognizerSpec
 from connector.asr.local import LocalEngine
 from connector.testing.speech import normalize_words, silence, synthesize, tone, ulaw_roundtrip, word_error_rate
+from connector.vocabulary import SAMPLE_RATE
 
 from .harness import frames, start, transcribe
 
@@ -72,7 +73,7 @@ async def test_word_offsets_are_where_the_speech_is(local_engine: LocalEngine) -
     pos = sum(p.shape[0] for p in parts)
     for word in ["please", "send", "the", "invoice", "to", "my", "office", "today"]:
         pcm = synthesize(word)
-        truth.append((word, pos / 8000))
+        truth.append((word, pos / SAMPLE_RATE))
         parts += [pcm, silence(0.08)]
         pos += pcm.shape[0] + 640
     parts.append(silence(1.0))
@@ -98,10 +99,10 @@ async def test_partials_precede_their_final_with_the_same_number(local_engine: L
     speech = synthesize("i have been waiting for over an hour and nobody has called me back")
     async with trio.open_nursery() as nursery:
         run = await start(nursery, local_engine.create(spec(), trio.CapacityLimiter(2)))
-        await run.feed(frames(np.concatenate([silence(0.3), speech[: 8000 * 2]])))
+        await run.feed(frames(np.concatenate([silence(0.3), speech[: SAMPLE_RATE * 2]])))
         first = await run.next()  # nothing else is fed: the partial for the first 2 s
         assert not first.is_final and first.text
-        await run.feed(frames(np.concatenate([speech[8000 * 2 :], silence(1.0)])))
+        await run.feed(frames(np.concatenate([speech[SAMPLE_RATE * 2 :], silence(1.0)])))
         hyps = [first, *await run.rest()]
     final_index = next(i for i, h in enumerate(hyps) if h.is_final)
     assert all(not h.is_final for h in hyps[:final_index])
@@ -113,7 +114,7 @@ async def test_partials_precede_their_final_with_the_same_number(local_engine: L
 
 async def test_silence_and_a_tone_produce_no_text(local_engine: LocalEngine) -> None:
     rng = np.random.default_rng(7)
-    hiss = (rng.standard_normal(8000 * 2) * 60).astype(np.int16)
+    hiss = (rng.standard_normal(SAMPLE_RATE * 2) * 60).astype(np.int16)
     audio = np.concatenate([silence(2.0), tone(1000, 3.0), silence(0.5), hiss, tone(1000, 1.0, level=0.8)])
     async with trio.open_nursery() as nursery:
         run = await start(nursery, local_engine.create(spec(), trio.CapacityLimiter(2)))

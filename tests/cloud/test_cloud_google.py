@@ -17,6 +17,7 @@ from connector.asr.base import EngineConfigError, EngineError, Flush, Recognizer
 from connector.asr.google import create_engine
 from connector.asr.registry import load_engine
 from connector.testing.drive import assert_threads_settle, drive, started_engines
+from connector.vocabulary import SAMPLE_RATE
 from tests.cloud.fake_google import Failure, FakeSpeech
 from tests.cloud.synthetic import SpokenWord, chunks, render, word_sequence
 
@@ -87,7 +88,7 @@ async def test_streams_words_with_times_relative_to_fed_audio(fake: tuple[FakeSp
     assert config.recognizer == "projects/test-project/locations/us-central1/recognizers/_"
     rc = config.streaming_config.config
     assert rc.model == "chirp_2" and list(rc.language_codes) == ["en-US"]
-    assert rc.explicit_decoding_config.sample_rate_hertz == 8000
+    assert rc.explicit_decoding_config.sample_rate_hertz == SAMPLE_RATE
     assert rc.explicit_decoding_config.audio_channel_count == 1
     assert rc.explicit_decoding_config.encoding.name == "LINEAR16"
     assert rc.features.enable_word_time_offsets and rc.features.enable_word_confidence
@@ -165,7 +166,7 @@ async def test_flush_finalises_now_and_keeps_listening(fake: tuple[FakeSpeech, s
     second = [SpokenWord(1520, 1.3), SpokenWord(1530, 1.6)]
     pcm = render(first + second, 2.2)
     # No pause after the first words: only the Flush can end that utterance.
-    items: list[Any] = [*chunks(pcm[:8000]), Flush(), *chunks(pcm[8000:])]
+    items: list[Any] = [*chunks(pcm[:SAMPLE_RATE]), Flush(), *chunks(pcm[SAMPLE_RATE:])]
     run = await drive(engine.create(spec(), trio.CapacityLimiter(2)), items)
     assert [h.text for h in run.finals] == ["w1500 w1510", "w1520 w1530"]
     assert run.final_words() == expected(first + second)

@@ -18,6 +18,7 @@ from connector.asr.openai.config import OpenAISettings
 from connector.asr.openai.segmenter import EndpointSegmenter
 from connector.asr.registry import load_engine
 from connector.testing.drive import assert_threads_settle, drive, started_engines
+from connector.vocabulary import SAMPLE_RATE
 from tests.cloud.fake_openai import FakeOpenAI
 from tests.cloud.synthetic import SpokenWord, chunks, render, word_sequence
 
@@ -72,7 +73,7 @@ async def test_whisper_gives_real_word_times_relative_to_fed_audio(fake: FakeOpe
     assert all(h.timing == "engine" for h in run.finals)
     assert run.finals[0].confidence == pytest.approx(math.exp(-0.105))
     upload = fake.uploads[0]
-    assert (upload.rate, upload.channels, upload.width) == (8000, 1, 2)
+    assert (upload.rate, upload.channels, upload.width) == (SAMPLE_RATE, 1, 2)
     assert upload.filename.endswith(".wav") and upload.content_type == "audio/wav"
     assert upload.fields["model"] == ["whisper-1"] and upload.fields["language"] == ["en"]
     assert upload.fields["response_format"] == ["verbose_json"]
@@ -236,6 +237,6 @@ def test_silero_segmenter_finds_real_speech() -> None:
     found = [u for chunk in chunks(pcm) for u in segmenter.feed(chunk)] + segmenter.cut()
     assert len(found) == 1
     (utterance,) = found
-    assert utterance.speech_start / 8000 == pytest.approx(1.0, abs=0.3)
-    assert utterance.speech_end / 8000 == pytest.approx(1.0 + len(speech) / 8000, abs=0.6)
+    assert utterance.speech_start / SAMPLE_RATE == pytest.approx(1.0, abs=0.3)
+    assert utterance.speech_end / SAMPLE_RATE == pytest.approx(1.0 + len(speech) / SAMPLE_RATE, abs=0.6)
     assert segmenter.feed(silence(3.0)) == [] and segmenter.cut() == []

@@ -17,11 +17,12 @@ import pytest
 from connector.asr.google import create_engine
 from connector.protocol import parse_duration
 from connector.testing.server import TEST_SECRET, StartServer, assert_nothing_left
+from connector.vocabulary import SAMPLE_RATE
 from tests.cloud.fake_google import FakeSpeech
 from tests.cloud.synthetic import SpokenWord, render
 from tests.rawclient import connect
 
-L16_MONO = {"type": "audio", "format": "L16", "channels": ["external"], "rate": 8000}
+L16_MONO = {"type": "audio", "format": "L16", "channels": ["external"], "rate": SAMPLE_RATE}
 CALL_SECONDS = 30 * 60
 
 
@@ -67,7 +68,7 @@ async def test_thirty_minute_call_loses_no_word_across_rollovers(
     async with connect(running.port, secret=TEST_SECRET, session_id=str(uuid.uuid4())) as client:
         opened = await client.open(media=[L16_MONO])
         assert opened["parameters"]["media"] == [L16_MONO]
-        step = 8000  # 1 s frames keep the test quick; the engine re-chunks for gRPC anyway
+        step = SAMPLE_RATE  # 1 s frames keep the test quick; the engine re-chunks for gRPC anyway
         for start in range(0, len(pcm), step):
             await client.send_raw(pcm[start : start + step].astype("<i2").tobytes())
             client.samples += len(pcm[start : start + step])

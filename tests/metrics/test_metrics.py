@@ -20,6 +20,7 @@ from connector.config import ConfigError
 from connector.metrics import MetricsBundle, PrometheusObserver, build_metrics
 from connector.nursery import Outcome, SessionReport
 from connector.observe import NullObserver
+from connector.server.metrics_route import metrics_routes
 from connector.testing.server import TEST_SECRET, RunningServer, StartServer, assert_nothing_left
 from tests.rawclient import connect, silence, tone
 
@@ -69,7 +70,8 @@ async def start_with_metrics(start_server: StartServer, env: Mapping[str, str] |
                              ) -> tuple[RunningServer, MetricsBundle]:
     limiter = trio.CapacityLimiter(2)
     bundle = build_metrics(env or {}, limiter)
-    kwargs = {"observer": bundle.observer, "routes": bundle.routes, "background": bundle.background, "limiter": limiter}
+    routes = metrics_routes(bundle)
+    kwargs = {"observer": bundle.observer, "routes": routes, "background": bundle.background, "limiter": limiter}
     running = await start_server(server_kwargs=kwargs, **overrides)
     return running, bundle
 
@@ -221,10 +223,10 @@ def test_every_hook_moves_its_series_and_unknown_labels_collapse_to_other() -> N
     observer.sender_queue_depth(-1)
     observer.backpressure("partial_superseded", 1)
     observer.backpressure("events_batched", 4)
-    observer.backpressure("audio_dropped_seconds", 2.0)  # counted from the session report instead
+    observer.backpressure("audio_dropped_seconds", 0.75)  # counted as it happens
     observer.engine_error("google")
     report = SessionReport(outcome=Outcome.ERROR)
-    report.transcription.audio_dropped_seconds = 0.75
+    report.transcription.audio_dropped_seconds = 0.75  # the report's view of the same drop: not counted twice
     observer.session_started()
     observer.session_ended(report)
 
@@ -279,5 +281,5 @@ def test_bad_settings_raise_config_error_naming_the_variable(env: dict[str, str]
 def test_metrics_can_be_turned_off() -> None:
     bundle = build_metrics({"CONNECTOR_METRICS": "false"}, trio.CapacityLimiter(1))
     assert isinstance(bundle.observer, NullObserver)
-    assert bundle.routes == {}
+    assert metrics_routes(bundle) == {}
     assert bundle.background == []

@@ -1,4 +1,4 @@
-"""The sender: lanes, token bucket pacing, 429 back-off, partial superseding (autojump clock)."""
+"""The writer loop over the machine's outbox, on trio's virtual clock (autojump)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
-from connector.nursery import Sender, TokenBucket
-from connector.protocol import Lane, Send, ServerMessage, SessionMachine
-from tests.protocol.test_session_machine import ORG, SID, Client, Policy
-
-
-def entity(utterance: str, final: bool = True, text: str = "x") -> dict[str, Any]:
-    return {"type": "transcript", "data": {"id": utterance, "isFinal": final, "text": text}}
+from connector.nursery import Sender
+from connector.observe import SessionTally
+from connector.protocol import Outbox, SessionMachine, Track
+from connector.report import SessionReport
+from connector.vocabulary import Hypothesis
+from tests.protocol.machine_client import ORG, SID, Client, Policy
 
 
 class Wire:
@@ -26,117 +26,89 @@ class Wire:
     async def send(self, text: str) -> None:
         self.messages.append((trio.current_time(), json.loads(text)))
         self.arrived.set()
+        self.arrived = trio.Event()
 
     def types(self) -> list[str]:
         return [m["type"] for _, m in self.messages]
 
+    async def until(self, count: int) -> None:
+        with trio.fail_after(60):
+            while len(self.messages) < count:
+                await self.arrived.wait()
 
-def active_machine() -> SessionMachine:
+
+def session(rate: float, burst: float) -> tuple[SessionMachine, Client, SessionReport]:
+    report = SessionReport()
     machine = SessionMachine(session_id=SID, organization_id=ORG, policy=Policy())
+    machine.outbox = Outbox(SID, rate=rate, burst=burst, observer=SessionTally(report))
     client = Client(machine)
-    client.open()  # stamps opened (seq 1) on the fake client side
-    return machine
+    client.open()  # ``opened`` (seq 1) taken out by the test client
+    return machine, client, report
 
 
-def test_token_bucket_delays_never_drops() -> None:
-    bucket = TokenBucket(rate=5, burst=2)
-    assert bucket.ready_at(0) == 0
-    bucket.take(0)
-    bucket.take(0)
-    assert bucket.ready_at(0) == 0.2
-    bucket.take(0)  # a control message may overdraw
-    assert bucket.ready_at(0) == 0.4
+def said(utterance: int) -> Hypothesis:
+    return Hypothesis(utterance, f"utterance {utterance}", True, 0.0, 1.0, 0.9)
 
 
 async def test_events_are_paced_by_the_bucket_and_control_overtakes(autojump_clock: trio.testing.MockClock) -> None:
+    machine, client, report = session(rate=5, burst=3)  # ``opened`` spent one token
     wire = Wire()
-    sender = Sender(active_machine(), wire.send, rate=5, burst=2)
+    sender = Sender(machine, wire.send, observer=SessionTally(report))
+    track = Track(0, "en-US", "scripted")
     for i in range(6):
-        sender.put_entity(entity(f"u{i}"))
+        machine.outbox.transcript(track, said(i), heard_at=0.0)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(sender.run)
-        while len(wire.messages) < 3:
-            wire.arrived = trio.Event()
-            await wire.arrived.wait()
-        sender.put(Send(ServerMessage("pong", {}, clientseq=7)))
-        while len(wire.messages) < 7:
-            wire.arrived = trio.Event()
-            await wire.arrived.wait()
-        sender.put(Send(ServerMessage("closed", {}), Lane.LAST))
+        await wire.until(3)
+        client.receive("ping", {})  # the machine queues ``pong``; the runtime wakes the writer
+        sender.wake()
+        await wire.until(7)
+        client.receive("close", {"reason": "end"})
+        machine.transcription_stopped()  # the recognizers finished: ``closed`` is queued
+        sender.wake()
         with trio.fail_after(10):
             await sender.finished.wait()
-    times = [t for t, _ in wire.messages]
     assert wire.types() == ["event", "event", "event", "pong", "event", "event", "event", "closed"]
-    # burst of 2, then one event per 0.2 s; the pong went out without waiting for a token
     event_times = [t for t, m in wire.messages if m["type"] == "event"]
-    gaps = [round(b - a, 3) for a, b in itertools.pairwise(event_times)]
-    assert gaps[0] == 0 and all(g >= 0.2 - 1e-6 for g in gaps[1:])
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(event_times)]
+    assert gaps[0] == 0 and gaps[1] == pytest.approx(0.2)  # a burst of 2, then one per 0.2 s
+    assert all(g >= 0.2 - 1e-6 for g in gaps[1:])
     assert [m["seq"] for _, m in wire.messages] == list(range(2, 10))  # opened took seq 1
-    assert [m["parameters"]["entities"][0]["data"]["id"] for _, m in wire.messages if m["type"] == "event"] == [
-        f"u{i}" for i in range(6)
-    ]
-    assert times[-1] >= times[-2]
+    assert report.transcription.finals == 6 and report.sender.events_sent == 6
+    assert report.sender.bucket_delay_seconds > 0
 
 
-async def test_429_holds_events_but_not_pongs(autojump_clock: trio.testing.MockClock) -> None:
+async def test_429_holds_events_exactly_retry_after_but_not_pongs(autojump_clock: trio.testing.MockClock) -> None:
+    machine, client, report = session(rate=100, burst=100)
     wire = Wire()
-    sender = Sender(active_machine(), wire.send, rate=100, burst=100)
+    sender = Sender(machine, wire.send, observer=SessionTally(report))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(sender.run)
         start = trio.current_time()
-        sender.backoff(2.5)
-        sender.put_entity(entity("a"))
-        sender.put(Send(ServerMessage("pong", {}, clientseq=2)))
-        wire.arrived = trio.Event()
-        await wire.arrived.wait()
-        assert wire.types() == ["pong"] and trio.current_time() - start < 0.01
-        while len(wire.messages) < 2:
-            wire.arrived = trio.Event()
-            await wire.arrived.wait()
+        machine.outbox.backoff(2.5, start)
+        machine.outbox.transcript(Track(0, "en-US"), said(0))
+        client.receive("ping", {})
+        sender.wake()
+        await wire.until(1)
+        assert wire.types() == ["pong"] and wire.messages[0][0] == start
+        await wire.until(2)
         nursery.cancel_scope.cancel()
     assert wire.types() == ["pong", "event"]
-    assert wire.messages[1][0] - start >= 2.5
-    assert sender.stats.backoff_delay_seconds >= 2.5
-    assert sender.stats.backoffs == 1
+    assert wire.messages[1][0] - start == pytest.approx(2.5)
+    assert report.sender.backoff_delay_seconds == pytest.approx(2.5)
 
 
-async def test_final_supersedes_queued_partial_and_nothing_final_is_lost(
+async def test_a_client_that_stops_reading_ends_the_writer_after_send_timeout(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    wire = Wire()
-    sender = Sender(active_machine(), wire.send, rate=1, burst=1)
-    sender.put_entity(entity("other"))
-    sender.put_entity(entity("u", final=False, text="hel"))
-    sender.put_entity(entity("u", final=False, text="hello"))
-    sender.put_entity(entity("u", final=True, text="hello there"))
-    sender.put_entity(entity("v", final=True))
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(sender.run)
-        while len(wire.messages) < 3:
-            wire.arrived = trio.Event()
-            await wire.arrived.wait()
-        nursery.cancel_scope.cancel()
-    data = [m["parameters"]["entities"][0]["data"] for _, m in wire.messages]
-    assert [(d["id"], d["isFinal"], d["text"]) for d in data] == [
-        ("other", True, "x"),
-        ("u", True, "hello there"),
-        ("v", True, "x"),
-    ]
-    assert sender.stats.partials_superseded == 2
+    machine, client, _ = session(rate=100, burst=100)
 
+    async def stalled(text: str) -> None:
+        await trio.sleep_forever()
 
-async def test_backlog_of_finals_is_batched_under_the_size_limit(autojump_clock: trio.testing.MockClock) -> None:
-    wire = Wire()
-    sender = Sender(active_machine(), wire.send, rate=1, burst=1, batch_threshold=3)
-    for i in range(10):
-        sender.put_entity(entity(f"u{i}"))
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(sender.run)
-        while sum(len(m["parameters"]["entities"]) for _, m in wire.messages) < 10:
-            wire.arrived = trio.Event()
-            await wire.arrived.wait()
-        nursery.cancel_scope.cancel()
-    ids = [e["data"]["id"] for _, m in wire.messages for e in m["parameters"]["entities"]]
-    assert ids == [f"u{i}" for i in range(10)]  # all delivered, in order
-    assert len(wire.messages) < 10
-    assert sender.stats.batched_events >= 1
+    sender = Sender(machine, stalled, send_timeout=4.0)
+    client.receive("ping", {})
+    start = trio.current_time()
+    with pytest.raises(trio.TooSlowError):
+        await sender.run()
+    assert trio.current_time() - start == pytest.approx(4.0)

@@ -115,26 +115,3 @@ def test_transcript_entity_schema_and_absolute_offsets() -> None:
     assert offsets == ["PT1.15S", "PT1.59S", "PT1.591S"]  # absolute, and unique even when the engine repeats
     assert all(0 <= token["confidence"] <= 1 for token in interpretation["tokens"])
     assert all(DURATION.match(token["duration"]) for token in interpretation["tokens"])
-
-
-def test_oversized_final_is_split_into_consecutive_finals_under_the_limit() -> None:
-    from connector.protocol import transcript_entities
-    from connector.protocol.transcript import utf16_units
-
-    words = [Word(f"wörd{i}", i * 0.25, 0.2, 0.9) for i in range(2000)]
-    hypothesis = Hypothesis(0, " ".join(w.value for w in words), True, 0.0, 500.0, 0.9, words)
-    ids = iter(f"id-{i}" for i in range(100))
-    entities = transcript_entities(
-        hypothesis, utterance_id="first", channel_id=0, to_stream=lambda t: t, language="de-DE",
-        new_id=lambda: next(ids), max_units=20_000,
-    )  # fmt: skip
-    assert len(entities) > 1
-    assert all(utf16_units(json.dumps(e, ensure_ascii=False)) <= 20_000 for e in entities)
-    assert entities[0]["data"]["id"] == "first" and len({e["data"]["id"] for e in entities}) == len(entities)
-    tokens = [t["value"] for e in entities for t in e["data"]["alternatives"][0]["interpretations"][0]["tokens"]]
-    assert tokens == [w.value for w in words]  # nothing lost, order kept
-    partial = Hypothesis(0, hypothesis.text, False, 0.0, 500.0, 0.9, words)
-    assert transcript_entities(
-        partial, utterance_id="p", channel_id=0, to_stream=lambda t: t, language=None,
-        new_id=lambda: "x", max_units=20_000,
-    ) == []  # fmt: skip

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pytest
@@ -12,107 +10,24 @@ import pytest
 from connector.audio.codecs import encode_ulaw
 from connector.protocol import (
     Audio,
+    AwaitClose,
     Backoff,
+    Closing,
+    Discarded,
     FlushTranscription,
-    Lane,
-    Send,
+    Opened,
     SessionMachine,
     StartTranscription,
     State,
     StopTranscription,
-    format_duration,
 )
-
-SID = "06b64c57-4430-46c9-a004-3a58a6f8e948"
-ORG = "53a7bf9b-3a96-4409-a4d2-e3d5495da915"
-NIL = "00000000-0000-0000-0000-000000000000"
-STEREO = {"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": 8000}
-INVERTED = {"type": "audio", "format": "PCMU", "channels": ["internal", "external"], "rate": 8000}
-MONO = {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}
-
-
-class Policy:
-    def supported_languages(self, engine: str | None) -> Sequence[str]:
-        return ["en-US", "es-ES"]
-
-    def language_supported(self, engine: str | None, language: str) -> bool:
-        return language.lower() in ("en-us", "es-es")
-
-    def check_call(self, engine: str | None, language: str, options: Mapping[str, Any]) -> str | None:
-        if engine not in (None, "scripted"):
-            return f"transcriptionVendor {engine!r} is not enabled on this server"
-        return None
-
-
-class Client:
-    """Builds client messages with correct seq/serverseq/position, tracking what was sent."""
-
-    def __init__(self, machine: SessionMachine) -> None:
-        self.machine = machine
-        self.seq = 0
-        self.position = 0.0
-        self.sent: list[dict[str, Any]] = []
-
-    def text(self, msg_type: str, params: dict[str, Any] | None = None, **overrides: Any) -> list[Any]:
-        self.seq += 1
-        message = {
-            "version": "2",
-            "type": msg_type,
-            "id": SID,
-            "seq": self.seq,
-            "serverseq": self.machine.server_seq,
-            "position": format_duration(self.position),
-            "parameters": params if params is not None else {},
-        }
-        message.update(overrides)
-        return self.deliver(self.machine.receive_text(json.dumps(message)))
-
-    def deliver(self, effects: list[Any]) -> list[Any]:
-        """Stamp Send effects as the sender would, so server seq advances."""
-        for effect in effects:
-            if isinstance(effect, Send):
-                self.sent.append(json.loads(self.machine.stamp(effect.message)))
-        return effects
-
-    def open(self, media: list[Any] | None = None, language: str | None = "en-US", **extra: Any) -> list[Any]:
-        params: dict[str, Any] = {
-            "organizationId": ORG,
-            "conversationId": "14b5152d-4700-4969-b721-e3f004eb8b62",
-            "participant": {"id": "fd0821cc-12cb-4a04-9321-f634e703c271", "ani": "", "aniName": "", "dnis": ""},
-            "media": media if media is not None else [STEREO, MONO],
-        }
-        if language is not None:
-            params["language"] = language
-        params.update(extra)
-        return self.text("open", params)
-
-    def audio(self, seconds: float, channels: int = 2) -> list[Any]:
-        samples = round(seconds * 8000)
-        self.position += samples / 8000
-        return self.deliver(self.machine.receive_binary(encode_ulaw(np.zeros(samples * channels, np.int16))))
-
-    def last(self) -> dict[str, Any]:
-        return self.sent[-1]
-
-
-@pytest.fixture
-def machine() -> SessionMachine:
-    return SessionMachine(session_id=SID, organization_id=ORG, policy=Policy())
-
-
-@pytest.fixture
-def client(machine: SessionMachine) -> Client:
-    return Client(machine)
-
-
-def sends(effects: list[Any]) -> list[str]:
-    return [e.message.type for e in effects if isinstance(e, Send)]
+from tests.protocol.machine_client import INVERTED, MONO, NIL, ORG, SID, STEREO, Client, Policy, sends
 
 
 def test_open_selects_stereo_and_starts_transcription_after_opened(client: Client) -> None:
     effects = client.open(media=[MONO, STEREO], supportedLanguages=True)
     assert sends(effects) == ["opened"]
-    assert isinstance(effects[1], StartTranscription)  # opened is queued before the engine starts
+    assert isinstance(effects[0], StartTranscription)  # opened is queued before the engine starts
     opened = client.last()
     assert opened["seq"] == 1 and opened["clientseq"] == 1
     assert opened["parameters"] == {
@@ -120,13 +35,13 @@ def test_open_selects_stereo_and_starts_transcription_after_opened(client: Clien
         "supportedLanguages": ["en-US", "es-ES"],
         "startPaused": False,
     }
-    assert effects[1].settings.channels == ("external", "internal")
+    assert effects[0].settings.channels == ("external", "internal")
 
 
 def test_inverted_stereo_is_echoed_exactly(client: Client) -> None:
     effects = client.open(media=[INVERTED, MONO])
     assert client.last()["parameters"]["media"] == [INVERTED]
-    assert effects[1].settings.channels == ("internal", "external")
+    assert effects[0].settings.channels == ("internal", "external")
 
 
 def test_mono_only_offer_accepted(client: Client) -> None:
@@ -154,11 +69,11 @@ def test_probe_opens_without_engine_then_closes(client: Client) -> None:
                        "media": [STEREO], "supportedLanguages": True, "language": "en-US"},
     }  # fmt: skip
     effects = client.deliver(client.machine.receive_text(json.dumps(msg)))
-    assert sends(effects) == ["opened"] and len(effects) == 1
+    assert sends(effects) == ["opened"] and effects == []  # a probe starts no engine
     assert client.machine.is_probe
     assert client.last()["parameters"]["supportedLanguages"] == ["en-US", "es-ES"]
     effects = client.text("close", {"reason": "end"})
-    assert sends(effects) == ["closed"] and effects[0].lane is Lane.LAST
+    assert sends(effects) == ["closed"]
     assert client.machine.state is State.CLOSED
 
 
@@ -178,14 +93,13 @@ def test_missing_or_unsupported_language_starts_paused_then_update_resumes(clien
 def test_default_language_used_when_open_has_none() -> None:
     machine = SessionMachine(session_id=SID, organization_id=ORG, policy=Policy(), default_language="es-ES")
     effects = Client(machine).open(language=None)
-    assert isinstance(effects[1], StartTranscription) and effects[1].settings.language == "es-ES"
+    assert isinstance(effects[0], StartTranscription) and effects[0].settings.language == "es-ES"
 
 
 def test_ping_answers_pong_with_ping_seq(client: Client) -> None:
     client.open()
     effects = client.text("ping", {"rtt": "PT0.0123S"})
     assert sends(effects) == ["pong"]
-    assert effects[0].lane is Lane.CONTROL
     assert client.last()["clientseq"] == client.seq
     assert client.last()["parameters"] == {}
 
@@ -274,11 +188,10 @@ def test_close_stops_engines_then_closed_after_they_finish(client: Client) -> No
     client.open()
     effects = client.text("close", {"reason": "end"})
     assert effects == [StopTranscription(then_closed=True)]
-    assert client.machine.can_send_events  # finals may still be sent while closing
+    assert not client.machine.outbox.finished  # finals may still be sent while closing
     effects = client.deliver(client.machine.transcription_stopped())
     assert sends(effects) == ["closed"]
-    assert not client.machine.can_send_events
-    assert client.machine.event([{"type": "transcript", "data": {}}]) == []
+    assert client.machine.outbox.finished and client.machine.state is State.CLOSED
 
 
 def test_unknown_message_types_and_fields_are_ignored(client: Client) -> None:
@@ -342,9 +255,9 @@ def test_odd_frame_length_disconnects(client: Client) -> None:
 
 def test_disconnect_then_close_answers_closed(client: Client) -> None:
     client.open()
-    client.machine.receive_binary(b"\xff")  # odd length: disconnect
+    client.deliver(client.machine.receive_binary(b"\xff"))  # odd length: disconnect
     effects = client.text("close", {"reason": "disconnect"})
-    assert sends(client.deliver(effects)) == ["closed"]
+    assert sends(effects) == ["closed"]
 
 
 def test_message_before_open_is_a_violation_but_close_is_accepted(machine: SessionMachine) -> None:
@@ -379,31 +292,45 @@ def test_unknown_vendor_is_refused_with_clear_info(client: Client) -> None:
     assert not any(isinstance(e, StartTranscription) for e in effects)
 
 
-def test_seq_is_stamped_in_send_order(machine: SessionMachine) -> None:
-    from connector.protocol import ServerMessage
-
-    first = json.loads(machine.stamp(ServerMessage("pong", {}, clientseq=3)))
-    second = json.loads(machine.stamp(ServerMessage("event", {"entities": []})))
-    assert (first["seq"], second["seq"]) == (1, 2)
-    assert first["clientseq"] == 3
-    assert second["parameters"] == {"entities": []}
-
-
-def test_events_queued_before_closed_is_written_are_still_sent(client: Client) -> None:
-    client.open()
-    client.text("close", {"reason": "end"})
-    effects = client.machine.transcription_stopped()
-    assert sends(effects) == ["closed"]
-    # ``closed`` is queued, not yet written: a final flushed at close may still go first
-    assert sends(client.machine.event([{"type": "transcript", "data": {}}])) == ["event"]
-    client.deliver(effects)  # now ``closed`` is written
-    assert client.machine.state is State.CLOSED
-    assert client.machine.event([{"type": "transcript", "data": {}}]) == []
-    assert client.machine.transcription_stopped() == []  # never a second ``closed``
-
-
 def test_discarded_without_skipped_audio_does_not_move_the_clock(client: Client) -> None:
     client.open()
     client.audio(8.0)
     client.text("discarded", {"start": "PT8S", "discarded": "PT0.5S"})  # position still 8.0
     assert client.machine.receive_binary(encode_ulaw(np.zeros(16, np.int16)))[0].stream_sample == 8 * 8000
+
+
+def test_the_machine_says_what_happened(machine: SessionMachine) -> None:
+    """Lifecycle and counting are effects, so the runtime keeps no flags of its own."""
+    client = Client(machine)
+    raw_open = machine.receive_text  # the raw effects, before the test client filters them
+    client.seq += 1
+    opened = raw_open(json.dumps({
+        "version": "2", "type": "open", "id": SID, "seq": client.seq, "serverseq": 0, "position": "PT0S",
+        "parameters": {"organizationId": ORG, "conversationId": SID, "participant": {"id": SID},
+                       "media": [STEREO], "language": "en-US"},
+    }))  # fmt: skip
+    assert isinstance(opened[0], Opened) and isinstance(opened[1], StartTranscription)
+    client.deliver([])
+    frame = machine.receive_binary(encode_ulaw(np.zeros(320, np.int16)))
+    assert len(frame) == 1 and isinstance(frame[0], Audio) and frame[0].seconds == 0.02
+    assert [len(channel) for channel in frame[0].channels] == [160, 160]
+    client.position = 0.02
+    client.text("paused", {})
+    assert machine.receive_binary(encode_ulaw(np.zeros(320, np.int16))) == []  # ignored while paused: not counted
+    client.position = 1.02
+    resumed = machine.receive_text(json.dumps({
+        "version": "2", "type": "resumed", "id": SID, "seq": client.seq + 1, "serverseq": machine.server_seq,
+        "position": "PT1.02S", "parameters": {"start": "PT0.02S", "discarded": "PT1S"},
+    }))  # fmt: skip
+    client.seq += 1
+    assert resumed[0] == Discarded(1.0)
+    violation = machine.receive_binary(b"\xff")  # odd length: disconnect, then the client must close
+    assert violation == [StopTranscription(then_closed=False), AwaitClose()]
+    client.deliver([])
+    assert client.last()["type"] == "disconnect"
+    assert machine.disconnect("error", "again") == []  # only once
+    closing = machine.receive_text(json.dumps({
+        "version": "2", "type": "close", "id": SID, "seq": client.seq + 1, "serverseq": machine.server_seq,
+        "position": "PT1.04S", "parameters": {"reason": "disconnect"},
+    }))  # fmt: skip
+    assert closing == [Closing()]

@@ -30,7 +30,7 @@ async def test_translated_finals_in_order_in_the_target_language(
 ) -> None:
     env = {"GEMINI_API_KEY": gemini.api_key, "GEMINI_BASE_URL": gemini.http.url, "GEMINI_TIMEOUT_S": "5"}
     parts = translation_parts(Settings(allow_anonymous=True), env)
-    running = await start_server(server_kwargs=parts)
+    running = await start_server(server_kwargs=vars(parts))
     custom = {"enableTranslation": True, "inputLanguage": "es-ES"}
     async with connect(running.port, secret=TEST_SECRET) as client:
         await client.open(media=[MONO_EXT], language="en-US", custom=custom)
@@ -49,7 +49,7 @@ async def test_translated_finals_in_order_in_the_target_language(
 
 async def test_translation_requested_but_not_configured_is_refused_clearly(start_server: StartServer) -> None:
     parts = translation_parts(Settings(allow_anonymous=True), {})
-    running = await start_server(server_kwargs=parts)
+    running = await start_server(server_kwargs=vars(parts))
     async with connect(running.port, secret=TEST_SECRET) as client:
         reply = await client.open(custom={"enableTranslation": True, "inputLanguage": "es-ES"})
         assert reply["type"] == "disconnect" and "GEMINI_API_KEY" in reply["parameters"]["info"]

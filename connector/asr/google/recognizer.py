@@ -17,7 +17,9 @@ A Google stream accepts about five minutes of audio, so a call is a chain of str
   still partial when it ends (or when ``drain_timeout`` fires) is emitted as final.
 
 One event channel carries audio, responses and timers into a single loop, so all state lives
-in one task and nothing is shared with the worker threads except each stream's queue.
+in one task and nothing is shared with the worker threads except each stream's queue. The
+events and the per-stream record are in :mod:`.events`; which failures are retried, in
+:mod:`.failures`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 
 import grpc
@@ -37,6 +38,8 @@ from google.cloud.speech_v2 import StreamingRecognizeRequest, StreamingRecognize
 from ...vocabulary import SAMPLE_RATE, Hypothesis, Pcm, Word
 from ..base import AudioChunk, EngineError, Flush, RecognizerInput
 from .config import GoogleSettings
+from .events import DrainExpired, Ended, Eof, LoopEvent, Reopen, Response, Stream
+from .failures import TRANSIENT_CODES, describe_rpc_error
 from .results import StreamWindow, convert_results, results_end
 from .stream import GrpcStream, StreamingStub
 
@@ -44,76 +47,7 @@ __all__ = ["TRANSIENT_CODES", "GoogleRecognizer", "describe_rpc_error"]
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_CODES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.OUT_OF_RANGE,  # the service's own stream-duration limit
-    }
-)
-
 _DEADLINE_MARGIN = 60.0
-
-
-def describe_rpc_error(error: grpc.RpcError) -> str:
-    """A message safe to send to the client: status name and the service's explanation."""
-    code = error.code() if isinstance(error, grpc.Call) else None
-    details = error.details() if isinstance(error, grpc.Call) else str(error)
-    name = code.name if code is not None else "UNKNOWN"
-    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
-        return (
-            f"Google Speech rejected the credentials ({name}: {details}); check "
-            "GOOGLE_APPLICATION_CREDENTIALS and the service account's Speech permissions"
-        )
-    return f"Google Speech error {name}: {details}"
-
-
-@dataclass(eq=False)
-class _Stream:
-    grpc: GrpcStream
-    window: StreamWindow
-    prev_end: float
-    sent: int = 0
-    audio_end: int | None = None  # fed sample where its audio stops, once closed
-    closing: bool = False
-    cancelled: bool = False  # by us, after the drain timeout
-    failed: bool = False  # waiting for its replacement
-    emitted: bool = False
-    pending: list[_Response | _Ended] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class _Response:
-    stream: _Stream
-    response: StreamingRecognizeResponse
-
-
-@dataclass(frozen=True, slots=True)
-class _Ended:
-    stream: _Stream
-    error: grpc.RpcError | None
-
-
-@dataclass(frozen=True, slots=True)
-class _DrainExpired:
-    stream: _Stream
-
-
-@dataclass(frozen=True, slots=True)
-class _Reopen:
-    stream: _Stream
-
-
-class _Eof:
-    pass
-
-
-_Event = AudioChunk | Flush | _Eof | _Response | _Ended | _DrainExpired | _Reopen
 
 
 def _le_bytes(pcm: Pcm) -> bytes:
@@ -147,17 +81,17 @@ class GoogleRecognizer:
         self._fed = 0
         # Streams not yet finished, oldest first. Only the head emits; a failed stream keeps its
         # place until its replacement takes it, so results always come out in time order.
-        self._streams: list[_Stream] = []
-        self._all_streams: list[_Stream] = []
-        self._current: _Stream | None = None
+        self._streams: list[Stream] = []
+        self._all_streams: list[Stream] = []
+        self._current: Stream | None = None
         self._utterance = 0
         self._partial: Hypothesis | None = None
-        self._partial_owner: _Stream | None = None
+        self._partial_owner: Stream | None = None
         self._last_final_end = 0.0
         self._failures = 0
         self._eof = False
         self._nursery: trio.Nursery | None = None
-        self._events: trio.MemorySendChannel[_Event] | None = None
+        self._events: trio.MemorySendChannel[LoopEvent] | None = None
         self._results: trio.MemorySendChannel[Hypothesis] | None = None
         self.streams_opened = 0
         """How many gRPC streams this recognizer opened (rollovers and retries included)."""
@@ -167,7 +101,7 @@ class GoogleRecognizer:
         audio: trio.MemoryReceiveChannel[RecognizerInput],
         results: trio.MemorySendChannel[Hypothesis],
     ) -> None:
-        events_tx, events_rx = trio.open_memory_channel[_Event](64)
+        events_tx, events_rx = trio.open_memory_channel[LoopEvent](64)
         self._events, self._results = events_tx, results
         failure: EngineError | None = None
         async with trio.open_nursery() as nursery:
@@ -187,32 +121,32 @@ class GoogleRecognizer:
             raise failure
 
     async def _pump(
-        self, audio: trio.MemoryReceiveChannel[RecognizerInput], tx: trio.MemorySendChannel[_Event]
+        self, audio: trio.MemoryReceiveChannel[RecognizerInput], tx: trio.MemorySendChannel[LoopEvent]
     ) -> None:
         async with tx:
             async for item in audio:
                 await tx.send(item)
-            await tx.send(_Eof())
+            await tx.send(Eof())
 
-    async def _loop(self, events: trio.MemoryReceiveChannel[_Event]) -> None:
+    async def _loop(self, events: trio.MemoryReceiveChannel[LoopEvent]) -> None:
         async for event in events:
             if isinstance(event, AudioChunk):
                 self._on_audio(event.pcm)
             elif isinstance(event, Flush):
                 self._on_flush()
-            elif isinstance(event, _Eof):
+            elif isinstance(event, Eof):
                 self._eof = True
                 self._on_flush()
-            elif isinstance(event, _Response | _Ended):
+            elif isinstance(event, Response | Ended):
                 await self._on_stream_event(event)
-            elif isinstance(event, _DrainExpired):
+            elif isinstance(event, DrainExpired):
                 stream = event.stream
                 if stream in self._streams and not stream.failed:
                     log.warning("google stream did not finish within %.1f s; cancelling it",
                                 self._settings.drain_timeout)
                     stream.cancelled = True
                     stream.grpc.cancel()
-            elif isinstance(event, _Reopen):
+            elif isinstance(event, Reopen):
                 await self._on_reopen(event.stream)
             if self._eof and not self._streams:
                 return
@@ -243,7 +177,7 @@ class GoogleRecognizer:
         if self._current is not None:
             self._close(self._current, self._fed)
 
-    def _open(self, offset: int, keep_from: float, *, until: int | None = None, at: int | None = None) -> _Stream:
+    def _open(self, offset: int, keep_from: float, *, until: int | None = None, at: int | None = None) -> Stream:
         """Start a stream whose audio begins at fed sample ``offset``, replaying history to ``until``.
 
         The stream is appended (a new current stream) or put at index ``at`` (a replacement).
@@ -255,7 +189,7 @@ class GoogleRecognizer:
                         (history_start - offset) / SAMPLE_RATE)
             offset = history_start
         end = self._fed if until is None else until
-        stream = _Stream(
+        stream = Stream(
             grpc=GrpcStream(
                 self._stub,
                 self._first_request(),
@@ -281,7 +215,7 @@ class GoogleRecognizer:
                 stream.sent += hi - lo
         return stream
 
-    def _close(self, stream: _Stream, audio_end: int) -> None:
+    def _close(self, stream: Stream, audio_end: int) -> None:
         """No more audio for ``stream``: half-close it and bound how long it may take to finish."""
         assert self._nursery is not None
         stream.closing = True
@@ -292,12 +226,12 @@ class GoogleRecognizer:
             stream.grpc.half_close()
             self._nursery.start_soon(self._drain_timer, stream)
 
-    async def _drain_timer(self, stream: _Stream) -> None:
+    async def _drain_timer(self, stream: Stream) -> None:
         assert self._events is not None
         await trio.sleep(self._settings.drain_timeout)
-        await self._events.send(_DrainExpired(stream))
+        await self._events.send(DrainExpired(stream))
 
-    async def _run_stream(self, stream: _Stream) -> None:
+    async def _run_stream(self, stream: Stream) -> None:
         assert self._events is not None
         error: grpc.RpcError | None = None
         deliver = partial(self._deliver, stream)
@@ -305,16 +239,16 @@ class GoogleRecognizer:
             await trio.to_thread.run_sync(stream.grpc.run, deliver, abandon_on_cancel=False, limiter=self._threads)
         except grpc.RpcError as exc:
             error = exc
-        await self._events.send(_Ended(stream, error))
+        await self._events.send(Ended(stream, error))
 
-    def _deliver(self, stream: _Stream, response: StreamingRecognizeResponse) -> None:
+    def _deliver(self, stream: Stream, response: StreamingRecognizeResponse) -> None:
         """Runs in the worker thread: hand one response to the loop (waits while it is busy)."""
         assert self._events is not None
-        trio.from_thread.run(self._events.send, _Response(stream, response))
+        trio.from_thread.run(self._events.send, Response(stream, response))
 
     # -- failures and replacements ------------------------------------------------------------
 
-    def _is_failure(self, stream: _Stream, error: grpc.RpcError | None) -> bool:
+    def _is_failure(self, stream: Stream, error: grpc.RpcError | None) -> bool:
         """Whether an ended stream left audio unrecognised (so it must be replaced)."""
         if stream.cancelled:
             return False
@@ -324,7 +258,7 @@ class GoogleRecognizer:
             raise EngineError(describe_rpc_error(error))
         return True
 
-    def _fail(self, stream: _Stream, error: grpc.RpcError | None) -> None:
+    def _fail(self, stream: Stream, error: grpc.RpcError | None) -> None:
         """Schedule ``stream``'s replacement after a backoff, or give up after too many failures."""
         assert self._nursery is not None
         self._failures += 1
@@ -338,12 +272,12 @@ class GoogleRecognizer:
         stream.pending.clear()  # never emitted (not the head): the replacement redoes them
         self._nursery.start_soon(self._reopen_after, delay, stream)
 
-    async def _reopen_after(self, delay: float, stream: _Stream) -> None:
+    async def _reopen_after(self, delay: float, stream: Stream) -> None:
         assert self._events is not None
         await trio.sleep(delay)
-        await self._events.send(_Reopen(stream))
+        await self._events.send(Reopen(stream))
 
-    async def _on_reopen(self, failed: _Stream) -> None:
+    async def _on_reopen(self, failed: Stream) -> None:
         """Put a replacement in ``failed``'s place, replaying what was not yet emitted."""
         window = failed.window
         # A stream that emitted nothing is re-run over its own window; one that did resumes
@@ -367,12 +301,12 @@ class GoogleRecognizer:
 
     # -- results side -------------------------------------------------------------------------
 
-    async def _on_stream_event(self, event: _Response | _Ended) -> None:
+    async def _on_stream_event(self, event: Response | Ended) -> None:
         stream = event.stream
-        if isinstance(event, _Ended) and self._is_failure(stream, event.error):
+        if isinstance(event, Ended) and self._is_failure(stream, event.error):
             self._fail(stream, event.error)
         elif self._streams and self._streams[0] is stream and not stream.pending:
-            if isinstance(event, _Response):
+            if isinstance(event, Response):
                 await self._on_response(stream, event.response)
             else:
                 await self._on_finished(stream)
@@ -384,12 +318,12 @@ class GoogleRecognizer:
         while self._streams and self._streams[0].pending:
             head = self._streams[0]
             item = head.pending.pop(0)
-            if isinstance(item, _Response):
+            if isinstance(item, Response):
                 await self._on_response(head, item.response)
             else:
                 await self._on_finished(head, promote=False)
 
-    async def _on_finished(self, stream: _Stream, *, promote: bool = True) -> None:
+    async def _on_finished(self, stream: Stream, *, promote: bool = True) -> None:
         """A stream we closed has ended (cleanly, or cancelled after the drain timeout)."""
         self._streams.remove(stream)
         if stream.cancelled:
@@ -400,7 +334,7 @@ class GoogleRecognizer:
         if promote:
             await self._promote()
 
-    async def _on_response(self, stream: _Stream, response: StreamingRecognizeResponse) -> None:
+    async def _on_response(self, stream: Stream, response: StreamingRecognizeResponse) -> None:
         results = list(response.results)
         if not results:
             return

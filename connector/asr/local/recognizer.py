@@ -33,6 +33,9 @@ utterance that turns out to be silence uses none.
 Cancellation: decodes run with ``abandon_on_cancel=False`` so no thread outlives the call, and
 a watcher task sets a flag the decode checks between its steps, so a cancelled recognizer's
 thread returns within one encode/generate/align step.
+
+The work items the decoder runs are in :mod:`.work`; what a final or partial contains (its
+times on the call's timeline) is in :mod:`.hypotheses`.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -49,10 +51,12 @@ import trio
 
 from ...audio.endpointer import WINDOW, Endpointer, Scorer, Segment
 from ...audio.highpass import HighPass
-from ...vocabulary import SAMPLE_RATE, Hypothesis, Word
+from ...vocabulary import SAMPLE_RATE, Hypothesis
 from ..base import AudioChunk, EngineError, Flush, RecognizerInput
 from .config import LocalSettings
 from .decoder import DecodeCancelled, DecodeResult, WhisperDecoder
+from .hypotheses import empty_final, final_hypothesis, partial_hypothesis
+from .work import Final, Flag, Job, Speculation, SpeculationStats
 
 __all__ = ["LocalRecognizer", "SpeculationStats"]
 
@@ -60,54 +64,6 @@ RATE = SAMPLE_RATE
 _FEED_SLICE = RATE  # feed the VAD at most 1 s at a time, yielding to the loop in between
 _PARTIAL_STRETCH = 10  # long utterances: at most ~10 partials each
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class _Speculation:
-    """A final decoded ahead of its endpoint; valid while no speech follows ``voiced_end``."""
-
-    segment: Segment
-    length: int  # samples of the segment decoded
-    voiced_end: int  # the segment's last voiced sample when it was queued
-    abandoned: threading.Event = field(default_factory=threading.Event)
-    result: DecodeResult | None = None
-    decoded: bool = False
-
-    def matches(self, segment: Segment) -> bool:
-        return segment is self.segment and segment.last_voiced_end == self.voiced_end
-
-
-@dataclass(slots=True)
-class SpeculationStats:
-    """How a channel's speculative finals fared (read by tests and benchmarks)."""
-
-    started: int = 0  # queued when the utterance went quiet
-    used: int = 0  # became the final: decoded before the endpoint was confirmed
-    abandoned: int = 0  # speech resumed (or the utterance was dropped): the decode was wasted
-
-
-class _Flag:
-    """A decode's cancel flag: set when the recognizer is cancelled or its work abandoned."""
-
-    __slots__ = ("_own", "_recognizer")
-
-    def __init__(self, recognizer: threading.Event, own: threading.Event | None = None) -> None:
-        self._recognizer = recognizer
-        self._own = own
-
-    def is_set(self) -> bool:
-        return self._recognizer.is_set() or (self._own is not None and self._own.is_set())
-
-
-@dataclass(frozen=True, slots=True)
-class _Final:
-    """An ended utterance, with the speculation that covered all of its speech, if any."""
-
-    segment: Segment
-    speculation: _Speculation | None
-
-
-_Job = _Final | _Speculation
 
 
 class LocalRecognizer:
@@ -138,7 +94,7 @@ class LocalRecognizer:
         self._numbers: dict[int, int] = {}  # segment index → utterance number
         self._next_number = 0
         self._queued = 0  # decodes queued or running in the decoder task
-        self._speculation: _Speculation | None = None
+        self._speculation: Speculation | None = None
         self.speculations = SpeculationStats()
         self._previous: tuple[int, ...] = ()  # the channel's latest final tokens (prompt context)
         self._partial_request: tuple[Segment, int] | None = None
@@ -169,7 +125,7 @@ class LocalRecognizer:
             self._scope = outer.cancel_scope
             outer.start_soon(self._signal_cancel_to_threads)
             async with trio.open_nursery() as inner:
-                jobs_tx, jobs_rx = trio.open_memory_channel[_Job](math.inf)
+                jobs_tx, jobs_rx = trio.open_memory_channel[Job](math.inf)
                 inner.start_soon(self._guarded, self._decoder_worker, jobs_rx, results)
                 if self._partial_samples > 0:
                     inner.start_soon(self._guarded, self._partials_worker, results)
@@ -213,7 +169,7 @@ class LocalRecognizer:
         self,
         audio: trio.MemoryReceiveChannel[RecognizerInput],
         endpointer: Endpointer,
-        jobs: trio.MemorySendChannel[_Job],
+        jobs: trio.MemorySendChannel[Job],
     ) -> None:
         async with audio:
             async for item in audio:
@@ -233,20 +189,20 @@ class LocalRecognizer:
                     self._maybe_request_partial(endpointer.current)
         self._cut(endpointer, "end", jobs)
 
-    def _cut(self, endpointer: Endpointer, reason: str, jobs: trio.MemorySendChannel[_Job]) -> None:
+    def _cut(self, endpointer: Endpointer, reason: str, jobs: trio.MemorySendChannel[Job]) -> None:
         """End the utterance in progress with every sample received so far (Flush, end of input)."""
         for segment in endpointer.cut(reason):
             self._submit(segment, jobs)
         self._drop_stale_speculation(endpointer.current)
 
-    def _submit(self, segment: Segment, jobs: trio.MemorySendChannel[_Job]) -> None:
+    def _submit(self, segment: Segment, jobs: trio.MemorySendChannel[Job]) -> None:
         """Queue an ended utterance's final, with the speculation that covered all its speech."""
         speculation = self._speculation
         covered = speculation is not None and speculation.matches(segment)
         if covered:
             self._speculation = None
         self._queued += 1
-        jobs.send_nowait(_Final(segment, speculation if covered else None))
+        jobs.send_nowait(Final(segment, speculation if covered else None))
 
     def _drop_stale_speculation(self, in_progress: Segment | None) -> None:
         """Abandon a speculation no final took: speech resumed, or its utterance was dropped."""
@@ -256,7 +212,7 @@ class LocalRecognizer:
             speculation.abandoned.set()
             self.speculations.abandoned += 1
 
-    def _maybe_speculate(self, endpointer: Endpointer, jobs: trio.MemorySendChannel[_Job]) -> None:
+    def _maybe_speculate(self, endpointer: Endpointer, jobs: trio.MemorySendChannel[Job]) -> None:
         """Queue a speculative final once the utterance in progress has gone quiet."""
         segment = endpointer.current
         if (
@@ -267,7 +223,7 @@ class LocalRecognizer:
             or segment.voiced < round(self._settings.min_speech * RATE)
         ):
             return
-        self._speculation = _Speculation(segment, segment.length, segment.last_voiced_end)
+        self._speculation = Speculation(segment, segment.length, segment.last_voiced_end)
         self.speculations.started += 1
         self._queued += 1
         jobs.send_nowait(self._speculation)
@@ -295,12 +251,12 @@ class LocalRecognizer:
     # -- finals ---------------------------------------------------------------------------
 
     async def _decoder_worker(
-        self, jobs: trio.MemoryReceiveChannel[_Job], results: trio.MemorySendChannel[Hypothesis]
+        self, jobs: trio.MemoryReceiveChannel[Job], results: trio.MemorySendChannel[Hypothesis]
     ) -> None:
         async with jobs:
             async for job in jobs:
                 try:
-                    if isinstance(job, _Speculation):
+                    if isinstance(job, Speculation):
                         await self._speculate(job)
                         continue
                     result = await self._final_result(job)
@@ -323,11 +279,11 @@ class LocalRecognizer:
         keep = self._settings.prompt_tokens
         self._previous = () if result.looped or keep <= 0 else (self._previous + result.tokens)[-keep:]
 
-    async def _speculate(self, speculation: _Speculation) -> None:
+    async def _speculate(self, speculation: Speculation) -> None:
         if speculation.abandoned.is_set():
             return
         segment = speculation.segment
-        flag = _Flag(self._cancel, speculation.abandoned)
+        flag = Flag(self._cancel, speculation.abandoned)
         try:
             speculation.result = await self._in_thread(
                 self._decode, segment.audio[: speculation.length], True, segment.voiced, flag
@@ -336,14 +292,14 @@ class LocalRecognizer:
             return
         speculation.decoded = True
 
-    async def _final_result(self, job: _Final) -> DecodeResult | None:
+    async def _final_result(self, job: Final) -> DecodeResult | None:
         if job.speculation is not None and job.speculation.decoded:
             self.speculations.used += 1
             return job.speculation.result  # decoded during the pause: the final is ready now
         segment = job.segment
-        return await self._in_thread(self._decode, segment.pcm, True, segment.voiced, _Flag(self._cancel))
+        return await self._in_thread(self._decode, segment.pcm, True, segment.voiced, Flag(self._cancel))
 
-    def _decode(self, pcm: npt.NDArray[np.int16], final: bool, voiced: int, cancel: _Flag) -> DecodeResult | None:
+    def _decode(self, pcm: npt.NDArray[np.int16], final: bool, voiced: int, cancel: Flag) -> DecodeResult | None:
         try:
             return self._decoder.decode(
                 pcm,
@@ -366,51 +322,10 @@ class LocalRecognizer:
         return number
 
     def _final(self, segment: Segment, result: DecodeResult) -> Hypothesis:
-        offset = segment.start / RATE
-        # Nothing was said in the pre-roll before the VAD fired (give or take one window): a word
-        # aligned there is a misalignment, so it starts no earlier than that.
-        earliest = max(0.0, (segment.speech_start - WINDOW) / RATE - offset)
-        words: list[Word] = []
-        for w in result.words:
-            start = max(w.start, earliest)
-            words.append(
-                Word(
-                    value=w.value,
-                    start=round(offset + start, 3),
-                    duration=round(max(0.0, w.end - start), 3),
-                    confidence=w.confidence,
-                )
-            )
-        if words:
-            start = words[0].start
-            duration = max(0.0, words[-1].start + words[-1].duration - start)
-        else:
-            start = segment.speech_start / RATE
-            duration = max(0.0, segment.end / RATE - start)
-        return Hypothesis(
-            utterance=self._number(segment),
-            text=result.text,
-            is_final=True,
-            start=round(start, 3),
-            duration=round(duration, 3),
-            confidence=result.confidence,
-            words=tuple(words),
-            language=self._language,
-            timing="engine",
-        )
+        return final_hypothesis(segment, result, self._number(segment), self._language)
 
     def _empty_final(self, segment: Segment) -> Hypothesis:
-        start = segment.speech_start / RATE
-        return Hypothesis(
-            utterance=self._number(segment),
-            text="",
-            is_final=True,
-            start=round(start, 3),
-            duration=round(max(0.0, segment.end / RATE - start), 3),
-            confidence=0.0,
-            words=(),
-            language=self._language,
-        )
+        return empty_final(segment, self._number(segment), self._language)
 
     # -- partials -------------------------------------------------------------------------
 
@@ -433,23 +348,12 @@ class LocalRecognizer:
             if segment.ended or not self._partial_may_run():
                 continue
             self._last_partial_at = {segment.index: length}
-            flag = _Flag(self._cancel)
+            flag = Flag(self._cancel)
             result = await self._in_thread(self._decode, segment.audio[:length], False, segment.voiced, flag)
             if result is None:
                 continue
             async with self._send_lock:
                 if segment.ended:
                     continue  # its final is queued: a partial now would be stale
-                start = segment.speech_start / RATE
-                await results.send(
-                    Hypothesis(
-                        utterance=self._number(segment),
-                        text=result.text,
-                        is_final=False,
-                        start=round(start, 3),
-                        duration=round(max(0.0, (segment.start + length) / RATE - start), 3),
-                        confidence=result.confidence,
-                        words=(),
-                        language=self._language,
-                    )
-                )
+                number = self._number(segment)
+                await results.send(partial_hypothesis(segment, length, result, number, self._language))

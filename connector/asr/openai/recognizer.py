@@ -3,8 +3,9 @@
 Audio goes through the :class:`Segmenter` in a worker thread (the VAD is model inference);
 every utterance it cuts becomes a request task, at most ``max_concurrency`` requests at a time
 (the others wait for a turn; audio keeps flowing meanwhile). The emitter takes utterances in
-cut order, so a slow request delays the ones after it but never lets them overtake. There are
-no partials: the API returns whole transcripts.
+cut order (:class:`connector.ordered.InOrder`), so a slow request delays the ones after it but
+never lets them overtake; a failed request ends the call at its turn, after the finals before
+it. There are no partials: the API returns whole transcripts.
 
 Word times: real ones when the model returns them (``timing="engine"``), else the words are
 spread evenly over the utterance's voiced span and labelled ``timing="spread"``.
@@ -12,11 +13,9 @@ spread evenly over the utterance's voiced span and labelled ``timing="spread"``.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
 import trio
 
+from ...ordered import InOrder, Slot
 from ...vocabulary import SAMPLE_RATE, Hypothesis, Word
 from ...word_timing import SPREAD, spread_words
 from ..base import AudioChunk, EngineError, RecognizerInput
@@ -25,14 +24,6 @@ from .segmenter import Segmenter, Utterance
 from .transcribe import Transcriber, Transcript
 
 __all__ = ["OpenAIRecognizer", "to_hypothesis"]
-
-
-@dataclass(eq=False)
-class _Slot:
-    utterance: Utterance
-    done: trio.Event = field(default_factory=trio.Event)
-    transcript: Transcript | None = None
-    error: EngineError | None = None
 
 
 def to_hypothesis(
@@ -108,56 +99,49 @@ class OpenAIRecognizer:
         audio: trio.MemoryReceiveChannel[RecognizerInput],
         results: trio.MemorySendChannel[Hypothesis],
     ) -> None:
-        slots_tx, slots_rx = trio.open_memory_channel[_Slot](math.inf)
+        line = InOrder[tuple[Utterance, Transcript]]()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._emit_in_order, slots_rx, results, nursery.cancel_scope)
-            async with slots_tx:
+            nursery.start_soon(self._emit_in_order, line, results, nursery.cancel_scope)
+            with line:
                 async for item in audio:
                     if isinstance(item, AudioChunk):
                         cut = await trio.to_thread.run_sync(self._segmenter.feed, item.pcm, limiter=self._limiter)
                     else:
                         cut = await trio.to_thread.run_sync(self._segmenter.cut, limiter=self._limiter)
                     for utterance in cut:
-                        await self._submit(nursery, slots_tx, utterance)
+                        nursery.start_soon(self._transcribe, utterance, line.reserve())
                 for utterance in await trio.to_thread.run_sync(self._segmenter.cut, limiter=self._limiter):
-                    await self._submit(nursery, slots_tx, utterance)
+                    nursery.start_soon(self._transcribe, utterance, line.reserve())
         if self._failure is not None:
             raise self._failure
 
-    async def _submit(self, nursery: trio.Nursery, slots: trio.MemorySendChannel[_Slot], utterance: Utterance) -> None:
-        slot = _Slot(utterance)
-        nursery.start_soon(self._transcribe, slot)
-        await slots.send(slot)
-
-    async def _transcribe(self, slot: _Slot) -> None:
+    async def _transcribe(self, utterance: Utterance, slot: Slot[tuple[Utterance, Transcript]]) -> None:
         try:
             async with self._in_flight:
-                slot.transcript = await self._transcriber.transcribe(
-                    slot.utterance.pcm, model=self._model, language=self._request_language, prompt=self._prompt
+                transcript = await self._transcriber.transcribe(
+                    utterance.pcm, model=self._model, language=self._request_language, prompt=self._prompt
                 )
         except EngineError as exc:
-            slot.error = exc
-        finally:
-            slot.done.set()
+            slot.fail(exc)
+        else:
+            slot.fill((utterance, transcript))
 
     async def _emit_in_order(
         self,
-        slots: trio.MemoryReceiveChannel[_Slot],
+        line: InOrder[tuple[Utterance, Transcript]],
         results: trio.MemorySendChannel[Hypothesis],
         scope: trio.CancelScope,
     ) -> None:
         number = 0
-        async for slot in slots:
-            await slot.done.wait()
-            if slot.error is not None:
-                # Finals already sent stay sent; the rest of the call is abandoned loudly.
-                self._failure = slot.error
-                scope.cancel()
-                return
-            transcript = slot.transcript
-            if transcript is None or not transcript.text:
-                continue
-            await results.send(
-                to_hypothesis(number, slot.utterance, transcript, self._language, self._fallback_confidence)
-            )
-            number += 1
+        try:
+            async for utterance, transcript in line:
+                if not transcript.text:
+                    continue
+                await results.send(
+                    to_hypothesis(number, utterance, transcript, self._language, self._fallback_confidence)
+                )
+                number += 1
+        except EngineError as exc:
+            # Finals already sent stay sent; the rest of the call is abandoned loudly.
+            self._failure = exc
+            scope.cancel()
