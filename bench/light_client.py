@@ -12,7 +12,8 @@ so the benchmark would measure the client. This client makes the server do the s
 * one scheduler task sends every call's frames and pings from a heap of deadlines, with a
   non-blocking ``send`` straight on the socket (a per-call task only when the socket is
   full), instead of one task wake-up per frame;
-* server messages are checked only for what the benchmark reports: ``seq`` order,
+* messages are built by the simulator's :class:`~connector.simulator.builder.MessageBuilder`;
+  server messages are checked only for what the benchmark reports: ``seq`` order,
   ``opened``, ``pong`` ``clientseq``, ``closed``, ``disconnect``.
 
 Use the simulator for protocol correctness and this for capacity (``bench.load --driver light``).
@@ -21,64 +22,25 @@ Use the simulator for protocol correctness and this for capacity (``bench.load -
 from __future__ import annotations
 
 import array
-import base64
 import heapq
 import itertools
 import json
 import os
 import socket
 import struct
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import trio
 
-from connector.audio.codecs import encode_ulaw
-from connector.protocol import format_duration
-from connector.simulator import CallConfig, CallResult, DiscardAt, PauseAt, ProtocolError, UpdateAt, upgrade_headers
-from connector.simulator.config import upgrade_target
+from bench.light_socket import FrameBank, Rejected, client_frame, connect, parse_frame
+from connector.simulator import CallConfig, CallResult, DiscardAt, PauseAt, ProtocolError, UpdateAt
+from connector.simulator.builder import MessageBuilder, encode
 from connector.vocabulary import SAMPLE_RATE
 
 __all__ = ["FrameBank", "LightDriver", "client_frame"]
 
 RATE = SAMPLE_RATE
-
-
-def client_frame(opcode: int, payload: bytes, key: bytes | None = None) -> bytes:
-    """One masked client frame (RFC 6455 section 5.2)."""
-    key = key or os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    data = np.frombuffer(payload, dtype=np.uint8)
-    mask = np.resize(np.frombuffer(key, dtype=np.uint8), len(data))
-    return head + key + (data ^ mask).tobytes()
-
-
-class FrameBank:
-    """Pre-built binary frames of stereo PCMU, one per frame size."""
-
-    def __init__(self) -> None:
-        t = np.arange(RATE) / RATE
-        tone = np.rint(np.sin(2 * np.pi * 1000 * t) * 0.05 * 32767).astype(np.int16)
-        self._ulaw = encode_ulaw(np.repeat(tone, 2))  # interleaved stereo, 1 s
-        self._frames: dict[int, bytes] = {}
-
-    def frame(self, samples: int) -> bytes:
-        data = self._frames.get(samples)
-        if data is None:
-            data = self._frames[samples] = client_frame(0x2, self._ulaw[: 2 * samples])
-        return data
-
-
-class _Rejected(Exception):
-    pass
 
 
 @dataclass
@@ -126,8 +88,8 @@ class LightDriver:
         result.started_at = trio.current_time()
         try:
             with trio.fail_after(config.connect_timeout):
-                sock, rest = await _connect(config)
-        except (OSError, trio.TooSlowError, _Rejected) as exc:
+                sock, rest = await connect(config)
+        except (OSError, trio.TooSlowError, Rejected) as exc:
             result.error = f"connection failed: {exc!r}"
             return result
         result.connected = True
@@ -141,50 +103,6 @@ class LightDriver:
         return result
 
 
-async def _connect(config: CallConfig) -> tuple[socket.socket, bytes]:
-    parts = urllib.parse.urlsplit(config.url)
-    authority, target = upgrade_target(config.url)
-    lines = [
-        f"GET {target} HTTP/1.1",
-        f"Host: {authority}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
-        "Sec-WebSocket-Version: 13",
-        *(f"{name}: {value}" for name, value in upgrade_headers(config)),
-    ]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        code = sock.connect_ex((parts.hostname or "127.0.0.1", parts.port or 80))
-        if code not in (0, 115):  # 115: EINPROGRESS
-            raise OSError(code, os.strerror(code))
-        await trio.lowlevel.wait_writable(sock)
-        error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if error:
-            raise OSError(error, os.strerror(error))
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        while request:
-            await trio.lowlevel.wait_writable(sock)
-            request = request[sock.send(request) :]
-        buffer = b""
-        while b"\r\n\r\n" not in buffer:
-            await trio.lowlevel.wait_readable(sock)
-            data = sock.recv(4096)
-            if not data:
-                raise _Rejected("closed during the handshake")
-            buffer += data
-        head, _, rest = buffer.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        if status != 101:
-            raise _Rejected(f"HTTP {status}")
-    except BaseException:
-        sock.close()
-        raise
-    return sock, rest
-
-
 class _Call:
     def __init__(
         self, driver: LightDriver, config: CallConfig, result: CallResult, sock: socket.socket, rest: bytes
@@ -194,9 +112,7 @@ class _Call:
         self.outbox = bytearray()
         self.flushing = False
         self.broken = False
-        self.seq = 0
-        self.server_seq = 0
-        self.pos = 0
+        self.out = MessageBuilder(config.session_id)
         self.end = round((config.duration or 10.0) * RATE)
         self.size = config.frame_ms * RATE // 1000
         self.injections = sorted(config.injections, key=lambda i: i.at)
@@ -250,19 +166,19 @@ class _Call:
         finally:
             self.flushing = False
 
-    def message(self, msg_type: str, parameters: dict[str, Any]) -> int:
-        self.seq += 1
-        message = {
-            "version": "2",
-            "type": msg_type,
-            "id": self.cfg.session_id,
-            "seq": self.seq,
-            "serverseq": self.server_seq,
-            "position": format_duration(self.pos / RATE),
-            "parameters": parameters,
-        }
-        self.write(client_frame(0x1, json.dumps(message, separators=(",", ":")).encode()))
-        return self.seq
+    def send(self, message: dict[str, Any]) -> int:
+        """Send a message built by ``self.out``; returns its ``seq``."""
+        self.write(client_frame(0x1, encode(message).encode()))
+        return int(message["seq"])
+
+    @property
+    def pos(self) -> int:
+        """Stream position in samples (the builder's, so every message reports it)."""
+        return self.out.pos
+
+    @pos.setter
+    def pos(self, value: int) -> None:
+        self.out.pos = value
 
     # ------------------------------------------------------- scheduler ticks
 
@@ -278,7 +194,7 @@ class _Call:
                 self.r.timeouts.append("pong")
                 self.streamed.set()
                 return
-            self.pending_ping = (self.message("ping", {}), now)
+            self.pending_ping = (self.send(self.out.ping()), now)
             self.next_ping += self.cfg.ping_interval
         if self.pause is not None:
             start, skipped = self.pause
@@ -286,8 +202,7 @@ class _Call:
                 self.driver._at(min(self._resume_due(), self.next_ping), self)
                 return
             self.pos += skipped  # a live call's audio moved on while paused
-            self.message("resumed", {"start": format_duration(start / RATE),
-                                     "discarded": format_duration(skipped / RATE)})
+            self.send(self.out.resumed(start, skipped))
             self.pause = None
         if now >= self._frame_due():
             self._send_frame(now)
@@ -319,15 +234,14 @@ class _Call:
 
     def _inject(self, inj: PauseAt | DiscardAt | UpdateAt | Any) -> None:
         if isinstance(inj, UpdateAt):
-            self.message("update", {"language": inj.language})
+            self.send(self.out.update(inj.language))
         elif isinstance(inj, DiscardAt):
             skipped = min(round(inj.duration * RATE), self.end - self.pos)
             start, self.pos = self.pos, self.pos + skipped  # the position reported includes the gap
-            self.message("discarded", {"start": format_duration(start / RATE),
-                                       "discarded": format_duration(skipped / RATE)})
+            self.send(self.out.discarded(start, skipped))
             self.t0 -= skipped / RATE  # discarded audio takes no wall time
         elif isinstance(inj, PauseAt):
-            self.message("paused", {})
+            self.send(self.out.paused())
             self.pause = (self.pos, min(round(inj.duration * RATE), self.end - self.pos))
 
     # ------------------------------------------------------------ the call
@@ -336,7 +250,7 @@ class _Call:
         self.nursery = nursery
         nursery.start_soon(self._receive_loop)
         self.r.open_sent_at = trio.current_time()
-        self.message("open", self.cfg.open_parameters())
+        self.send(self.out.open(self.cfg.open_parameters()))
         with trio.move_on_after(self.cfg.open_timeout):
             await self.opened.wait()
         if not self.opened.is_set():
@@ -347,7 +261,7 @@ class _Call:
             self.driver._at(min(self._frame_due(), self.next_ping), self)
             await self.streamed.wait()
         self.r.close_reason = "end"
-        self.message("close", {"reason": "end"})
+        self.send(self.out.close("end"))
         sent = trio.current_time()
         with trio.move_on_after(self.cfg.close_timeout):
             await self.closed.wait()  # set by 'closed', or when the connection ends
@@ -376,10 +290,10 @@ class _Call:
             self.closed.set()
 
     def _on_message(self, message: dict[str, Any], now: float) -> None:
-        if message.get("seq") != self.server_seq + 1:
-            problem = f"seq {message.get('seq')} after {self.server_seq}"
+        if message.get("seq") != self.out.serverseq + 1:
+            problem = f"seq {message.get('seq')} after {self.out.serverseq}"
             self.r.protocol_errors.append(ProtocolError(400, problem, True, now))
-        self.server_seq = int(message.get("seq", self.server_seq))
+        self.out.serverseq = int(message.get("seq", self.out.serverseq))
         kind = message.get("type")
         if kind == "opened":
             self.r.opened = True
@@ -405,7 +319,7 @@ class _Call:
     async def _next_text(self) -> bytes | None:
         """The next text message (``None`` at a close frame or EOF)."""
         while True:
-            frame = self._parse()
+            frame = parse_frame(self.inbox)
             if frame is not None:
                 opcode, payload = frame
                 if opcode == 0x8:
@@ -423,22 +337,3 @@ class _Call:
             if not data:
                 return None
             self.inbox += data
-
-    def _parse(self) -> tuple[int, bytes] | None:
-        buf = self.inbox
-        if len(buf) < 2:
-            return None
-        opcode, length, offset = buf[0] & 0x0F, buf[1] & 0x7F, 2
-        if length == 126:
-            if len(buf) < 4:
-                return None
-            length, offset = struct.unpack_from("!H", buf, 2)[0], 4
-        elif length == 127:
-            if len(buf) < 10:
-                return None
-            length, offset = struct.unpack_from("!Q", buf, 2)[0], 10
-        if len(buf) < offset + length:
-            return None
-        payload = bytes(buf[offset : offset + length])
-        del buf[: offset + length]
-        return opcode, payload

@@ -29,42 +29,45 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import math
 import os
-import platform
 import random
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+if not __package__:  # run as ``python bench/load.py``: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import trio
 
 from bench.light_client import LightDriver
+from bench.load_report import (
+    COLUMNS,
+    OURS,
+    Snapshot,
+    StepReport,
+    format_row,
+    frame_lateness,
+    machine_info,
+    summarise,
+)
+from bench.load_server import ServerProcess, py_spy
 from bench.other_server import OtherServer, OtherTarget, parse_compare
-from bench.probe import Metrics, ProcSample, cpu_busy_seconds, histogram_quantile, sample_process, scrape
+from bench.probe import cpu_busy_seconds
 from bench.runner import run_benchmark
 from connector.loop_lag import watch_loop_lag
 from connector.simulator import AudioSource, CallConfig, CallResult, DiscardAt, Injection, PauseAt, UpdateAt, run_call
+from connector.vocabulary import SAMPLE_RATE
 
-__all__ = ["StepPlan", "StepReport", "main", "run_step"]
+__all__ = ["StepPlan", "StepReport", "format_row", "frame_lateness", "main", "run_step", "summarise"]
 
-REPO = Path(__file__).resolve().parent.parent
 BENCH_KEY = "bench-key"
 BENCH_SECRET = base64.b64encode(b"benchmark-client-secret-0123456789").decode()
 
-OURS = "connector"
-PONG_P99_LIMIT = 0.100
-BACKLOG_LIMIT = 0.25
-"""Seconds of audio per call the server may be behind the clients and still count as real time."""
-LATENESS_LIMIT = 0.25
-"""Client frames later than this (p99) mean the load generator itself could not keep up."""
 DEFAULT_FRAME_MIX = "20:0.1,40:0.1,100:0.3,200:0.5"
 
 
@@ -92,100 +95,6 @@ class StepPlan:
     def call_seconds(self) -> float:
         """Each call streams this long, so that all N overlap for ``hold`` seconds."""
         return self.ramp + self.hold
-
-
-@dataclass
-class ServerProcess:
-    """The server under test, in its own process (optionally pinned to one CPU)."""
-
-    process: trio.Process
-    port: int
-    pid: int
-
-    @classmethod
-    async def start(cls, env: Mapping[str, str], cpu: int | None, log: IO[bytes] | None) -> ServerProcess:
-        command = [sys.executable, "-m", "bench.server"]
-        if cpu is not None:
-            command = ["taskset", "-c", str(cpu), *command]
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
-        process = await trio.lowlevel.open_process(
-            command, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL
-        )
-        assert process.stdout is not None
-        line = b""
-        with trio.fail_after(60):
-            while not line.endswith(b"\n"):
-                chunk = await process.stdout.receive_some(1)
-                if not chunk:
-                    raise RuntimeError(f"server exited before listening (code {await process.wait()})")
-                line += chunk
-        ready = json.loads(line)
-        return cls(process, int(ready["port"]), int(ready["pid"]))
-
-    def sample(self) -> ProcSample:
-        return sample_process(self.pid)
-
-    async def scrape(self, token: str | None) -> Metrics:
-        return await scrape(self.port, token, within=30)
-
-    async def settled(self, token: str | None) -> Metrics:
-        """The final scrape, once the server has recorded the end of every session (bounded wait)."""
-        metrics = await self.scrape(token)
-        with trio.move_on_after(10):
-            while metrics.value("connector_sessions_active") > 0:
-                await trio.sleep(0.05)
-                metrics = await self.scrape(token)
-        return metrics
-
-    async def stop(self, grace: float = 60.0) -> int:
-        """SIGTERM (graceful drain), then SIGKILL if it does not exit in time."""
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        with trio.move_on_after(grace):
-            return await self.process.wait()
-        self.process.kill()
-        return await self.process.wait()
-
-
-@dataclass
-class Snapshot:
-    proc: ProcSample
-    metrics: Metrics
-    client_cpu: float
-    cpu_busy: dict[int, float]
-    client_sent: float | None = None
-    """Audio seconds the clients had sent when the scrape was taken (live-counting drivers only)."""
-
-
-@dataclass
-class StepReport:
-    plan: StepPlan
-    results: list[CallResult]
-    idle: ProcSample
-    window: list[Snapshot]
-    before: Metrics
-    after: Metrics
-    server_exit: int | None = None
-    server_cpu_index: int | None = None
-    client_cpu_index: int | None = None
-    client_lags: list[float] = field(default_factory=list)
-    lateness: list[float] | None = None
-    """Per-frame send lateness from a live-counting driver (else computed from the simulator's frame log)."""
-    data: dict[str, Any] = field(default_factory=dict)
-    server_name: str = "connector"
-
-    @property
-    def ours(self) -> bool:
-        """Measured with our /metrics too (another server is measured from outside only)."""
-        return self.server_name == OURS
-
-
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(np.asarray(values), q)) if len(values) else None
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 2)
 
 
 def _client_cpu() -> float:
@@ -239,22 +148,6 @@ def plan_calls(
     return calls
 
 
-def frame_lateness(result: CallResult, discards: Sequence[DiscardAt]) -> list[float]:
-    """How late each frame left against the call's own real-time schedule (seconds, >= 0).
-
-    A frame ending at stream sample p is due at ``t0 + p / 8000`` (a pause advances the
-    stream with the clock, so it keeps that schedule); a discard skips stream time without
-    wall time, so its length comes off. ``t0`` is taken from the most punctual frame.
-    """
-    if not result.frame_times:
-        return []
-    ends = np.asarray(result.frame_ends, dtype=np.float64) / 8000
-    for discard in discards:
-        ends -= np.where(ends > discard.at, discard.duration, 0.0)
-    offsets = np.asarray(result.frame_times) - ends
-    return list(offsets - offsets.min())
-
-
 async def _snapshot(
     server: ServerProcess | OtherServer, token: str | None, driver: LightDriver | None
 ) -> Snapshot | None:
@@ -290,6 +183,7 @@ async def run_step(
     }
     token = env.get("CONNECTOR_METRICS_TOKEN") or None
     server: ServerProcess | OtherServer
+    secret: str | None
     if other is None:
         server = await ServerProcess.start(env, server_cpu, log)
         url, key, secret = f"ws://127.0.0.1:{server.port}/audiohook", BENCH_KEY, BENCH_SECRET
@@ -327,7 +221,7 @@ async def run_step(
             end = start + plan.ramp + plan.hold - settle
             if profile is not None and not isinstance(server, OtherServer):
                 await trio.sleep_until(at)
-                nursery.start_soon(_py_spy, server.pid, profile, end - at)
+                nursery.start_soon(py_spy, server.pid, profile, end - at)
             while at < end - 0.5:
                 await trio.sleep_until(at)
                 take(await _snapshot(server, token, light))
@@ -371,186 +265,6 @@ async def run_step(
     return report
 
 
-async def _py_spy(pid: int, output: Path, seconds: float) -> None:
-    """Sample the server with py-spy (collapsed stacks, ``--format raw``) for ``seconds``."""
-    spy = Path(sys.executable).with_name("py-spy")
-    command = [str(spy), "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--format", "raw",
-               "--output", str(output), "--nonblocking"]
-    await trio.run_process(command, capture_stdout=True, capture_stderr=True, check=False)
-
-
-def _client_backlog(report: StepReport) -> list[float]:
-    """Per checkpoint: seconds of audio per call sent by the clients but not yet taken in by the server."""
-    base = report.before.value("connector_audio_received_seconds_total")
-    if all(snap.client_sent is not None for snap in report.window):
-        return [
-            ((snap.client_sent or 0.0) - (snap.metrics.value("connector_audio_received_seconds_total") - base))
-            / max(1, report.plan.sessions)
-            for snap in report.window
-        ]
-    times = np.concatenate([np.asarray(r.frame_times) for r in report.results]) if report.results else np.zeros(0)
-    sizes = np.concatenate(
-        [(np.asarray(r.frame_ends) - np.asarray(r.frame_starts)) / 8000 for r in report.results]
-    ) if report.results else np.zeros(0)
-    order = np.argsort(times)
-    times, cumulative = times[order], np.cumsum(sizes[order])
-    out = []
-    for snap in report.window:
-        i = int(np.searchsorted(times, snap.metrics.at, side="right"))
-        sent = float(cumulative[i - 1]) if i else 0.0
-        received = snap.metrics.value("connector_audio_received_seconds_total") - base
-        out.append((sent - received) / max(1, report.plan.sessions))
-    return out
-
-
-def _other_load(report: StepReport, server: float, client: float, seconds: float) -> dict[str, float] | None:
-    """CPU used on the server's and the client's core by *other* processes during the window."""
-    if report.server_cpu_index is None or report.client_cpu_index is None:
-        return None
-    first, last = report.window[0].cpu_busy, report.window[-1].cpu_busy
-
-    def busy(cpu: int) -> float:
-        return (last.get(cpu, 0.0) - first.get(cpu, 0.0)) / seconds
-
-    return {
-        "server_core": round(max(0.0, busy(report.server_cpu_index) - server) * 100, 1),
-        "client_core": round(max(0.0, busy(report.client_cpu_index) - client) * 100, 1),
-    }
-
-
-def summarise(report: StepReport, calls: Sequence[tuple[float, CallConfig]]) -> dict[str, Any]:
-    plan, results = report.plan, report.results
-    n = plan.sessions
-    first, last = report.window[0], report.window[-1]
-    seconds = max(1e-9, last.proc.at - first.proc.at)
-    server_cpu = (last.proc.cpu_seconds - first.proc.cpu_seconds) / seconds
-    client_cpu = (last.client_cpu - first.client_cpu) / seconds
-    lag = "connector_event_loop_lag_seconds"
-    opened = [r.opened_latency for r in results if r.opened_latency is not None]
-    pongs = [x for r in results for x in r.pong_latencies]
-    lateness: list[float] = report.lateness if report.lateness is not None else []
-    if report.lateness is None:
-        for result, (_, config) in zip(results, calls, strict=False):
-            lateness += frame_lateness(result, [i for i in config.injections if isinstance(i, DiscardAt)])
-    ours = report.ours
-    backlog = _client_backlog(report) if ours else []
-    failures: dict[str, int] = {}
-    for r in results:
-        if not r.ok:
-            why = r.error or "; ".join([e.message for e in r.protocol_errors] + r.timeouts) or (
-                f"disconnect {r.disconnect_reason}" if r.disconnect_reason else "not closed")
-            failures[why] = failures.get(why, 0) + 1
-    outcome = {
-        o: report.after.value("connector_sessions_total", outcome=o) - report.before.value(
-            "connector_sessions_total", outcome=o)
-        for o in ("completed", "disconnected", "error", "unauthorized", "probe", "vanished")
-    } if ours else None
-    data: dict[str, Any] = {
-        "server": report.server_name,
-        "sessions": n,
-        "completed": sum(r.ok for r in results),
-        "server_outcomes": outcome,
-        "failures": dict(sorted(failures.items(), key=lambda kv: -kv[1])[:5]),
-        "opened_ms": {"p50": _ms(_percentile(opened, 50)), "p99": _ms(_percentile(opened, 99))},
-        "opened_server_ms_p99": _ms(histogram_quantile(
-            0.99, report.after.buckets("connector_opened_latency_seconds"),
-            report.before.buckets("connector_opened_latency_seconds"))),
-        "pong_ms": {"p50": _ms(_percentile(pongs, 50)), "p99": _ms(_percentile(pongs, 99)), "count": len(pongs)},
-        "loop_lag_ms": {
-            q: _ms(histogram_quantile(float(q[1:]) / 100, last.metrics.buckets(lag), first.metrics.buckets(lag)))
-            for q in ("p50", "p99")
-        },  # None for another server: measured inside ours only
-        "gc_pauses": None if not ours else {
-            f"gen{g}": {
-                "count": int(report.after.value("connector_gc_pause_seconds_count", generation=str(g))
-                             - report.before.value("connector_gc_pause_seconds_count", generation=str(g))),
-                "p99_ms": _ms(histogram_quantile(
-                    0.99, report.after.buckets("connector_gc_pause_seconds", generation=str(g)),
-                    report.before.buckets("connector_gc_pause_seconds", generation=str(g)))),
-            }
-            for g in (0, 1, 2)
-        },
-        "window_seconds": round(seconds, 1),
-        "server_cpu_percent": round(server_cpu * 100, 1),
-        "cpu_ms_per_session_second": round(server_cpu / n * 1000, 3),
-        "idle_rss_mb": round(report.idle.rss_bytes / 2**20, 1),
-        "rss_mb": round(last.proc.rss_bytes / 2**20, 1),
-        "rss_kb_per_session": round((last.proc.rss_bytes - report.idle.rss_bytes) / n / 1024, 1),
-        "threads_idle": report.idle.threads,
-        "threads": max(s.proc.threads for s in report.window),
-        "backlog_s_per_session": {"max": round(max(backlog), 3), "last": round(backlog[-1], 3)} if backlog else None,
-        "client_lateness_ms_p99": _ms(_percentile(lateness, 99)),
-        "client_cpu_percent": round(client_cpu * 100, 1),
-        "client_loop_lag_ms_p99": _ms(_percentile(report.client_lags, 99)),
-        "other_load_percent": _other_load(report, server_cpu, client_cpu, seconds),
-        "audio_dropped_s": report.after.value("connector_audio_dropped_seconds_total")
-        - report.before.value("connector_audio_dropped_seconds_total") if ours else None,
-        "partials_dropped": report.after.value("connector_backpressure_events_total", what="partial_dropped")
-        - report.before.value("connector_backpressure_events_total", what="partial_dropped") if ours else None,
-        "server_exit": report.server_exit,
-    }
-    pong_p99 = _percentile(pongs, 99)
-    pong_ok = pong_p99 is not None and pong_p99 < PONG_P99_LIMIT
-    checks = {
-        "all_completed": data["completed"] == n and (outcome is None or outcome["completed"] == n),
-        "pong_p99_ok": pong_ok,
-        # Another server's intake is not visible from outside; pings queue behind its audio,
-        # so a growing backlog shows up as pong latency, which the check above bounds.
-        "real_time": max(backlog) < BACKLOG_LIMIT if backlog else pong_ok,
-    }
-    data["checks"] = checks
-    data["client_limited"] = (_percentile(lateness, 99) or 0.0) > LATENESS_LIMIT or client_cpu > 0.9
-    data["pass"] = all(checks.values())
-    return data
-
-
-def machine_info() -> dict[str, Any]:
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kb = int(f.readline().split()[1])
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "memory_gb": round(mem_kb / 2**20, 1),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "commit": commit,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
-_COLUMNS = (
-    ("server", lambda d: d.get("server", OURS)),
-    ("N", lambda d: d["sessions"]),
-    ("ok", lambda d: d["completed"]),
-    ("opened p50/p99 ms", lambda d: f"{d['opened_ms']['p50']}/{d['opened_ms']['p99']}"),
-    ("pong p99 ms", lambda d: d["pong_ms"]["p99"]),
-    ("lag p99 ms", lambda d: "n/a" if d["loop_lag_ms"]["p99"] is None else d["loop_lag_ms"]["p99"]),
-    ("cpu %", lambda d: d["server_cpu_percent"]),
-    ("cpu ms/s/call", lambda d: d["cpu_ms_per_session_second"]),
-    ("KB/call", lambda d: d["rss_kb_per_session"]),
-    ("threads", lambda d: d["threads"]),
-    ("backlog s", lambda d: (d["backlog_s_per_session"] or {}).get("max", "n/a")),
-    ("client cpu %", lambda d: d["client_cpu_percent"]),
-    ("pass", lambda d: ("yes" if d["pass"] else "NO") + (" (client-limited)" if d["client_limited"] else "")),
-)
-
-
-def format_row(data: Mapping[str, Any]) -> str:
-    return " | ".join(str(get(data)) for _, get in _COLUMNS)
-
-
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", default="100,250,500,1000,1500", help="comma-separated steps of concurrent calls")
@@ -587,8 +301,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _looped(path: str, seconds: float) -> AudioSource:
     source = AudioSource.from_wav(path)
-    reps = math.ceil(seconds * 8000 / max(1, source.samples))
-    return AudioSource(np.tile(source.pcm, (reps, 1))[: round(seconds * 8000)], name=source.name)
+    reps = math.ceil(seconds * SAMPLE_RATE / max(1, source.samples))
+    return AudioSource(np.tile(source.pcm, (reps, 1))[: round(seconds * SAMPLE_RATE)], name=source.name)
 
 
 async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any]:
@@ -605,7 +319,7 @@ async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any
         ))
     failed: set[str] = set()
     reports: list[dict[str, Any]] = []
-    print(" | ".join(name for name, _ in _COLUMNS), flush=True)
+    print(" | ".join(name for name, _ in COLUMNS), flush=True)
     for n in steps:
         plan = StepPlan(
             sessions=n,

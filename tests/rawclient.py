@@ -2,12 +2,13 @@
 
 The simulator is the well-behaved client; this one sends whatever a test says (wrong seq,
 oversized text, odd frame lengths) and hands back every server message, checking only the
-invariants every server message must keep (version, id, seq + 1, clientseq, parameters).
+invariants every server message must keep (the referee's envelope and seq + 1, and the id).
+Messages are built by the simulator's :class:`~connector.simulator.builder.MessageBuilder`;
+``send``'s overrides and ``send_raw`` are how a test sends what no client should.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -20,25 +21,27 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from connector.audio.codecs import encode_ulaw
-from connector.protocol import format_duration
 from connector.security import sign_request
+from connector.simulator.builder import MessageBuilder, encode
+from connector.simulator.referee import check_sequence, decode_server_text
+from connector.vocabulary import SAMPLE_RATE
 
 ORG = "d7934305-0972-4844-938e-9060eef73d05"
 NIL = "00000000-0000-0000-0000-000000000000"
 
-STEREO = {"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": 8000}
-INVERTED = {"type": "audio", "format": "PCMU", "channels": ["internal", "external"], "rate": 8000}
-MONO_EXT = {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}
-MONO_INT = {"type": "audio", "format": "PCMU", "channels": ["internal"], "rate": 8000}
+STEREO = {"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": SAMPLE_RATE}
+INVERTED = {"type": "audio", "format": "PCMU", "channels": ["internal", "external"], "rate": SAMPLE_RATE}
+MONO_EXT = {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": SAMPLE_RATE}
+MONO_INT = {"type": "audio", "format": "PCMU", "channels": ["internal"], "rate": SAMPLE_RATE}
 
 
-def tone(seconds: float, freq: float = 440.0, amplitude: int = 8000, rate: int = 8000) -> np.ndarray:
+def tone(seconds: float, freq: float = 440.0, amplitude: int = 8000, rate: int = SAMPLE_RATE) -> np.ndarray:
     t = np.arange(round(seconds * rate)) / rate
     return (amplitude * np.sin(2 * math.pi * freq * t)).astype(np.int16)
 
 
 def silence(seconds: float) -> np.ndarray:
-    return np.zeros(round(seconds * 8000), dtype=np.int16)
+    return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.int16)
 
 
 def interleave(*channels: np.ndarray) -> bytes:
@@ -51,30 +54,36 @@ def interleave(*channels: np.ndarray) -> bytes:
 class RawClient:
     ws: WebSocketConnection
     session_id: str
-    seq: int = 0
-    server_seq: int = 0
     samples: int = 0
     discarded: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
+    out: MessageBuilder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.out = MessageBuilder(self.session_id)
+
+    @property
+    def seq(self) -> int:
+        """``seq`` of the last message sent; a test may move it to send out of order."""
+        return self.out.seq
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        self.out.seq = value
+
+    @property
+    def server_seq(self) -> int:
+        return self.out.serverseq
 
     @property
     def position(self) -> float:
-        return self.samples / 8000 + self.discarded
+        return self.samples / SAMPLE_RATE + self.discarded
 
     async def send(self, msg_type: str, parameters: dict[str, Any] | None = None, **overrides: Any) -> int:
-        self.seq += 1
-        message = {
-            "version": "2",
-            "type": msg_type,
-            "id": self.session_id,
-            "seq": self.seq,
-            "serverseq": self.server_seq,
-            "position": format_duration(self.position),
-            "parameters": parameters if parameters is not None else {},
-        }
-        message.update(overrides)
-        await self.ws.send_message(json.dumps(message))
-        return self.seq
+        """Build the next message (``overrides`` replace envelope keys, to send it wrong) and send it."""
+        message = self.out.message(msg_type, parameters, at=self.position, overrides=overrides)
+        await self.ws.send_message(encode(message))
+        return self.out.seq
 
     async def send_raw(self, data: str | bytes) -> None:
         await self.ws.send_message(data)
@@ -112,12 +121,12 @@ class RawClient:
     async def audio(self, *channels: np.ndarray, frame_ms: int = 100, speed: float | None = None) -> None:
         """Stream the channels in ``frame_ms`` frames: as fast as the socket takes them, or at
         ``speed`` times real time (a live source, for behaviour that depends on arrival)."""
-        step = 8 * frame_ms
+        step = SAMPLE_RATE * frame_ms // 1000
         length = max(len(c) for c in channels)
         began = trio.current_time()
         for start in range(0, length, step):
             if speed is not None:
-                await trio.sleep_until(began + start / 8000 / speed)
+                await trio.sleep_until(began + start / SAMPLE_RATE / speed)
             parts = [c[start : start + step] for c in channels]
             await self.ws.send_message(interleave(*parts))
             self.samples += max(len(p) for p in parts)
@@ -125,15 +134,10 @@ class RawClient:
     async def next(self, limit: float = 10) -> dict[str, Any]:
         with trio.fail_after(limit):
             raw = await self.ws.get_message()
-        assert isinstance(raw, str), "server sent a binary frame"
-        assert len(raw) <= 65535
-        message = json.loads(raw)
-        assert message["version"] == "2"
+        message = decode_server_text(raw)  # raises ReferenceViolation, an AssertionError
         assert message["id"] == self.session_id
-        assert message["seq"] == self.server_seq + 1, f"seq gap: {message['seq']} after {self.server_seq}"
-        assert isinstance(message["clientseq"], int)
-        assert isinstance(message["parameters"], dict)
-        self.server_seq = message["seq"]
+        check_sequence(message, self.out.serverseq)
+        self.out.serverseq = int(message["seq"])
         self.received.append(message)
         return message
 

@@ -6,9 +6,12 @@ behaviour is small enough to mirror faithfully. This module follows
 :mod:`tests.conformance.refmedia`:
 
 * one ordered outbox, so messages leave in the order the client built them (as Node's
-  single-threaded ``ws.send`` does), ``seq``/``serverseq``/``position`` stamped at build time;
-* every server frame goes through :func:`reference_rules.check_server_message`, and a
-  violation fails the test with the error code the reference client would have sent;
+  single-threaded ``ws.send`` does), built by the simulator's
+  :class:`~connector.simulator.builder.MessageBuilder` (``seq``/``serverseq``/``position``
+  stamped at build time, positions with the reference's nanosecond resolution);
+* every server frame goes through the referee's
+  :func:`~connector.simulator.referee.check_server_message`, and a violation fails the test
+  with the error code the reference client would have sent;
 * its timers: open 5 s, close 10 s, first ping 1 s after ``opened``, a second ping as soon as
   the first pong arrives, then one every 5 s, and 408 if a ping is still unanswered when the
   next is due. :class:`Timing` compresses the media clock and the ping cadence together (the
@@ -21,7 +24,6 @@ The jest suite's helpers are methods with the same names (``pinging``, ``pausing
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Callable
@@ -31,8 +33,9 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from connector.simulator.builder import MessageBuilder, encode, fine_duration
+from connector.simulator.referee import ClientView, ReferenceViolation, check_server_message
 from connector.testing.server import TEST_SECRET
-from tests.conformance.reference_rules import ClientView, ReferenceViolation, check_server_message
 from tests.conformance.refmedia import RATE, MediaSource
 from tests.rawclient import connect
 
@@ -41,10 +44,12 @@ __all__ = ["NIL", "ReferenceClient", "Timing", "as_duration"]
 NIL = "00000000-0000-0000-0000-000000000000"
 
 
-def as_duration(seconds: float) -> str:
-    """``StreamDuration.asDuration()``: plain decimal seconds, never an exponent."""
-    text = f"{max(0.0, seconds):.9f}".rstrip("0").rstrip(".")
-    return f"PT{text}S"
+as_duration = fine_duration
+"""``StreamDuration.asDuration()``: plain decimal seconds, never an exponent."""
+
+
+def _samples(seconds: float) -> int:
+    return round(seconds * RATE)
 
 
 @dataclass
@@ -118,6 +123,7 @@ class ReferenceClient:
         self.allow_server_close = allow_server_close
         self.view = ClientView(self.session_id, source.offered_media)
         self.view.state = "PREPARING"
+        self.out = MessageBuilder(self.session_id, counters=self.view, duration=fine_duration)
         self.sent: list[dict[str, Any]] = []
         self.arrivals: list[tuple[float, dict[str, Any]]] = []
         self.disconnect_msg: dict[str, Any] | None = None
@@ -157,7 +163,7 @@ class ReferenceClient:
                     inner.start_soon(self._writer)
                     inner.start_soon(self._reader)
                     self.view.state = "OPENING"
-                    self._send("open", self.open_parameters)
+                    self._send(self._builder().open(self.open_parameters))
                     with trio.move_on_after(self.timing.open_timeout):
                         await self._open_settled.wait()  # 'opened', or a close (after 'disconnect')
                     if not self._open_settled.is_set():
@@ -242,20 +248,15 @@ class ReferenceClient:
 
     # ------------------------------------------------------------------- sending
 
-    def _send(self, msg_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """``buildMessage`` + ``sendMessage``: stamped now, queued in order."""
-        self.view.seq += 1
-        message = {
-            "version": "2",
-            "type": msg_type,
-            "id": self.session_id,
-            "seq": self.view.seq,
-            "serverseq": self.view.serverseq,
-            "position": as_duration(self.source.position),
-            "parameters": parameters,
-        }
+    def _builder(self) -> MessageBuilder:
+        """The message builder, its position moved to the media source's (``buildMessage``)."""
+        self.out.pos = self.source.sample_pos
+        return self.out
+
+    def _send(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``sendMessage``: queued in the order built."""
         self.sent.append(message)
-        self._outbox_send.send_nowait(json.dumps(message))
+        self._outbox_send.send_nowait(encode(message))
         return message
 
     def _on_source(self, kind: str, *args: Any) -> None:
@@ -263,11 +264,11 @@ class ReferenceClient:
         if kind == "audio" and is_open:
             self._outbox_send.send_nowait(bytes(args[0]))
         elif kind == "discarded" and is_open:
-            self._send("discarded", {"start": as_duration(args[0]), "discarded": as_duration(args[1])})
+            self._send(self._builder().discarded(_samples(args[0]), _samples(args[1])))
         elif kind == "paused" and is_open:
-            self._send("paused", {})
+            self._send(self._builder().paused())
         elif kind == "resumed" and is_open:
-            self._send("resumed", {"start": as_duration(args[0]), "discarded": as_duration(args[1])})
+            self._send(self._builder().resumed(_samples(args[0]), _samples(args[1])))
         elif kind == "end":
             self.initiate_close("end")
 
@@ -324,8 +325,7 @@ class ReferenceClient:
             self._start_ping_task(self.timing.ping_interval, repeat=True)
         if self.view.pending_ping is not None:
             raise ReferenceViolation(408, f"Timeout waiting for pong (ping seq={self.view.pending_ping})")
-        params = {} if not self.last_rtt else {"rtt": as_duration(self.last_rtt)}
-        message = self._send("ping", params)
+        message = self._send(self._builder().ping(self.last_rtt or None))
         self.view.pending_ping = message["seq"]
         self._ping_sent_at = trio.current_time()
         if self.view.initial_ping_timer:
@@ -349,7 +349,7 @@ class ReferenceClient:
 
         assert self._inner is not None
         self._inner.start_soon(close_timer)
-        self._send("close", {"reason": reason})
+        self._send(self._builder().close(reason))
 
     # ------------------------------------------------- the jest suite's helpers
 
@@ -360,18 +360,19 @@ class ReferenceClient:
         params: dict[str, Any] = {"code": code, "message": message}
         if retry_after is not None:
             params["retryAfter"] = retry_after
-        self._send("error", params)
+        self._send(self._builder().message("error", params))
 
     def updating(self, language: str) -> None:
-        self._send("update", {"language": language})
+        self._send(self._builder().update(language))
 
     def discarding(self, start: str, duration: str) -> None:
-        self._send("discarded", {"start": start, "discarded": duration})
+        """The suite passes Duration strings of its own (which need not be whole samples)."""
+        self._send(self._builder().message("discarded", {"start": start, "discarded": duration}))
 
     def pausing(self) -> None:
         """``pausing()``: the source emits ``paused`` *and* the helper sends another one."""
         self.source.pause()
-        self.view.paused_msg = self._send("paused", {})
+        self.view.paused_msg = self._send(self._builder().paused())
 
     def resuming(self) -> None:
         """``resuming(start, discarded)`` ignores its arguments: the source computes them."""

@@ -20,10 +20,7 @@ import numpy as np
 import pytest
 import trio
 
-from connector.testing.scripted_engine import ScriptedEngine, ScriptedOptions
-from connector.testing.server import RunningServer, StartServer, assert_nothing_left
-from tests.conformance.refclient import NIL, ReferenceClient, Timing
-from tests.conformance.reference_rules import (
+from connector.simulator.referee import (
     TRANSCRIPT_INFO,
     TRANSCRIPT_INFO_LONGER,
     check_supported_languages,
@@ -32,6 +29,9 @@ from tests.conformance.reference_rules import (
     transcript_validations,
     validate_media_params,
 )
+from connector.testing.scripted_engine import ScriptedEngine, ScriptedOptions
+from connector.testing.server import RunningServer, StartServer, assert_nothing_left
+from tests.conformance.refclient import NIL, ReferenceClient, Timing
 from tests.conformance.refmedia import PcmSource, ToneSource, media_offers
 from tests.rawclient import silence, tone
 

@@ -1,4 +1,4 @@
-"""The port of the reference client's checks rejects what the reference rejects (and only that).
+"""The referee (the one port of the reference client's checks) rejects what the reference rejects (and only that).
 
 Without these, a too-lenient port would let every scenario pass; each case names the reference
 behaviour it mirrors and the error code the reference client would send.
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.reference_rules import (
+from connector.simulator.referee import (
     ClientView,
     ReferenceViolation,
     check_server_message,

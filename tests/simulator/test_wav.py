@@ -11,6 +11,7 @@ import pytest
 from connector.audio.codecs import decode_ulaw, encode_ulaw
 from connector.simulator import AudioSource, WavError, read_wav, wav_bytes, write_wav
 from connector.simulator.wav import parse_wav, resample
+from connector.vocabulary import SAMPLE_RATE
 
 RNG = np.random.default_rng(1234)
 
@@ -23,9 +24,9 @@ def _noise(n: int, channels: int) -> np.ndarray:
 def test_pcm16_round_trip_is_exact(tmp_path: Path, channels: int) -> None:
     pcm = _noise(8001, channels)  # odd length: exercises nothing special for PCM16, but keeps sizes honest
     path = tmp_path / "a.wav"
-    write_wav(path, pcm if channels == 2 else pcm[:, 0], rate=8000, encoding="pcm16")
+    write_wav(path, pcm if channels == 2 else pcm[:, 0], rate=SAMPLE_RATE, encoding="pcm16")
     wav = read_wav(path)
-    assert wav.sample_rate == 8000
+    assert wav.sample_rate == SAMPLE_RATE
     assert wav.info.format_tag == 1 and wav.info.bits_per_sample == 16
     assert wav.channels == channels
     np.testing.assert_array_equal(wav.samples, pcm)
