@@ -40,6 +40,7 @@ from .envparse import EnvReader
 from .loop_lag import watch_loop_lag
 from .observe import NullObserver, Observer
 from .report import Outcome, SessionReport
+from .translate.ordering import TRANSLATION_OUTCOMES
 
 __all__ = ["MetricsBundle", "MetricsSettings", "PrometheusObserver", "build_metrics"]
 
@@ -157,6 +158,13 @@ class PrometheusObserver:
             "Audio not transcribed because an engine fell behind real time (should stay 0)",
             registry=r,
         )
+        self.translations = Counter(
+            f"{NAMESPACE}_translations",
+            "Items through call translators, by outcome (translated, timeouts, errors, fallbacks, skipped, ...)",
+            ["outcome"],
+            registry=r,
+        )
+        self._translation = {o: self.translations.labels(o) for o in (*TRANSLATION_OUTCOMES, "other")}
         self.engine_errors = Counter(f"{NAMESPACE}_engine_errors", "Recognizer failures", ["engine"], registry=r)
         self.engine_restarts = Counter(
             f"{NAMESPACE}_engine_restarts", "Recognizers restarted within a session (update)", ["engine"], registry=r
@@ -231,6 +239,9 @@ class PrometheusObserver:
             self.audio_dropped.inc(max(0.0, amount))  # live, as it happens (a long call shows it at once)
             return
         self._backpressure.get(what, self._backpressure["other"]).inc(max(0.0, amount))
+
+    def translation(self, outcome: str) -> None:
+        self._translation.get(outcome, self._translation["other"]).inc()
 
     def engine_error(self, engine: str) -> None:
         self.engine_errors.labels(self._engine(engine)).inc()

@@ -48,6 +48,10 @@ class Observer(Protocol):
 
     def audio_discarded(self, seconds: float) -> None: ...
 
+    def translation(self, outcome: str) -> None:
+        """One item through a call's translator (``translated``, ``timeouts``, ``fallbacks``...,
+        :data:`connector.translate.ordering.TRANSLATION_OUTCOMES`)."""
+
 
 class NullObserver:
     """Observes nothing (the default when metrics are off)."""
@@ -89,6 +93,9 @@ class NullObserver:
         pass
 
     def audio_discarded(self, seconds: float) -> None:
+        pass
+
+    def translation(self, outcome: str) -> None:
         pass
 
 
@@ -166,3 +173,7 @@ class SessionTally:
 
     def audio_discarded(self, seconds: float) -> None:
         self.observer.audio_discarded(seconds)
+
+    def translation(self, outcome: str) -> None:
+        self.report.translation.translation(outcome)
+        self.observer.translation(outcome)

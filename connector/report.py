@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass, field
 
 from .protocol import SessionMachine
+from .translate.ordering import TranslationCounters
 
 __all__ = ["Outcome", "SenderCounts", "SessionReport", "TranscriptionStats"]
 
@@ -57,5 +58,6 @@ class SessionReport:
     disconnect_reason: str | None = None
     transcription: TranscriptionStats = field(default_factory=TranscriptionStats)
     sender: SenderCounts = field(default_factory=SenderCounts)
+    translation: TranslationCounters = field(default_factory=TranslationCounters)
     machine: SessionMachine | None = None
     """The protocol machine, whose ``counters`` hold the audio received, discarded and ignored."""

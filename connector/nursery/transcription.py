@@ -28,7 +28,7 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ from ..asr import AudioChunk, EngineError, EngineFactory, Flush, RecognizerInput
 from ..audio.timeline import TimelineMap
 from ..observe import NullObserver, Observer
 from ..protocol import CallSettings, Outbox, Track
+from ..translate.ordering import TranslationSink
 from ..vocabulary import SAMPLE_RATE, Hypothesis
 
 __all__ = ["ChannelRun", "Generation", "Pipeline"]
@@ -90,7 +91,17 @@ class _Arrivals:
         return float(times[min(index, len(times) - 1)])
 
 
-Pipeline = Callable[[trio.MemoryReceiveChannel[Hypothesis], trio.MemorySendChannel[Hypothesis]], Awaitable[None]]
+class Pipeline(Protocol):
+    """A stage between a recognizer and the outbox (the translator): reads ``inbox``, writes
+    ``outbox`` and closes it when done, counting what it did into ``counters``."""
+
+    def __call__(
+        self,
+        inbox: trio.MemoryReceiveChannel[Hypothesis],
+        outbox: trio.MemorySendChannel[Hypothesis],
+        *,
+        counters: TranslationSink,
+    ) -> Awaitable[None]: ...
 
 
 @dataclass
@@ -270,4 +281,4 @@ class Generation:
     ) -> None:
         assert self.pipeline is not None
         async with inbox, outbox:
-            await self.pipeline(inbox, outbox)
+            await self.pipeline(inbox, outbox, counters=self.observer)

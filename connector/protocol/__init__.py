@@ -1,6 +1,19 @@
 """The AudioHook protocol, sans-IO: messages, durations, media choice, transcripts, the outbox, session."""
 
+from .call import CallSettings, SessionPolicy
 from .durations import DurationError, format_duration, parse_duration
+from .effects import (
+    Audio,
+    AwaitClose,
+    Backoff,
+    Closing,
+    Discarded,
+    Effect,
+    FlushTranscription,
+    Opened,
+    StartTranscription,
+    StopTranscription,
+)
 from .media import MediaFormat, select_media
 from .messages import (
     MAX_TEXT_MESSAGE,
@@ -14,22 +27,7 @@ from .messages import (
     parse_client_message,
 )
 from .outbox import CLOSING_BACKOFF_CAP, MAX_EVENT_UNITS, Carried, Outbox, OutboxObserver, Outgoing, Track
-from .session import (
-    Audio,
-    AwaitClose,
-    Backoff,
-    CallSettings,
-    Closing,
-    Discarded,
-    Effect,
-    FlushTranscription,
-    Opened,
-    SessionMachine,
-    SessionPolicy,
-    StartTranscription,
-    State,
-    StopTranscription,
-)
+from .session import SessionCounters, SessionMachine, State
 from .token_bucket import TokenBucket
 from .transcript import split_hypothesis, transcript_entity
 
@@ -56,6 +54,7 @@ __all__ = [
     "Outgoing",
     "ProtocolViolation",
     "ServerMessage",
+    "SessionCounters",
     "SessionMachine",
     "SessionPolicy",
     "StartTranscription",

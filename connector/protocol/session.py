@@ -1,10 +1,10 @@
 """The AudioHook session state machine, sans-IO.
 
 :class:`SessionMachine` takes what the client sent (text or binary frames, already received)
-and what the engines produced, and returns *effects*: messages to send and commands for the
-runtime (start, flush, restart or stop transcription; back off after a 429). It holds no
-socket, no clock and no task, so every protocol rule is unit-tested directly and the trio
-layer (:mod:`connector.nursery`) stays thin.
+and returns *effects* (:mod:`connector.protocol.effects`): commands for the runtime (start,
+flush, restart or stop transcription; back off after a 429). It holds no socket, no clock and
+no task, so every protocol rule is unit-tested directly and the trio layer
+(:mod:`connector.nursery`) stays thin.
 
 What the server sends goes into the machine's :class:`~connector.protocol.outbox.Outbox`:
 the machine queues control messages and ``closed`` there, the runtime queues transcripts there,
@@ -21,17 +21,27 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any
 
 from ..audio.codecs import decode_channels
 from ..audio.timeline import StreamClock
 from ..vocabulary import SAMPLE_RATE
+from .call import CallSettings, SessionPolicy, spoken_language
 from .durations import parse_duration
+from .effects import (
+    Audio,
+    AwaitClose,
+    Backoff,
+    Closing,
+    Discarded,
+    Effect,
+    FlushTranscription,
+    Opened,
+    StartTranscription,
+    StopTranscription,
+)
 from .media import MediaFormat, select_media
 from .messages import (
     LANGUAGE_CODE,
@@ -43,22 +53,7 @@ from .messages import (
 )
 from .outbox import Outbox, Outgoing
 
-__all__ = [
-    "Audio",
-    "AwaitClose",
-    "Backoff",
-    "CallSettings",
-    "Closing",
-    "Discarded",
-    "Effect",
-    "FlushTranscription",
-    "Opened",
-    "SessionMachine",
-    "SessionPolicy",
-    "StartTranscription",
-    "State",
-    "StopTranscription",
-]
+__all__ = ["SessionCounters", "SessionMachine", "State"]
 
 log = logging.getLogger(__name__)
 
@@ -69,115 +64,6 @@ class State(enum.Enum):
     PAUSED = "paused"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class CallSettings:
-    """What a call asked for, after validation: engine, languages and per-call options.
-
-    ``language`` is what the engine recognises; ``target_language`` is what transcripts are
-    sent in. They differ only when the call asks for translation
-    (``customConfig.enableTranslation`` with ``customConfig.inputLanguage`` as the source).
-    """
-
-    engine: str | None
-    language: str
-    options: Mapping[str, Any]
-    channels: tuple[str, ...]
-    target_language: str = ""
-
-    @property
-    def translating(self) -> bool:
-        return bool(self.target_language) and self.target_language.lower() != self.language.lower()
-
-
-def _spoken_language(language: str, options: Mapping[str, Any]) -> str:
-    """The language to recognise: ``inputLanguage`` when translating, else the call's language."""
-    source = options.get("inputLanguage")
-    if options.get("enableTranslation") is True and isinstance(source, str) and source.strip():
-        return source.strip()
-    return language
-
-
-@dataclass(frozen=True, slots=True)
-class StartTranscription:
-    settings: CallSettings
-
-
-@dataclass(frozen=True, slots=True)
-class FlushTranscription:
-    """Make what was heard so far final, keep the recognizers (``paused``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StopTranscription:
-    """End the recognizers' input; their finals follow. ``then_closed``: send ``closed`` after."""
-
-    then_closed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Audio:
-    """Audio was received and counted: ``seconds`` of it; ``channels`` (one int16 array per
-    negotiated channel, starting at ``stream_sample``) when it is to be transcribed, else empty."""
-
-    seconds: float
-    channels: Sequence[npt.NDArray[np.int16]] = ()
-    stream_sample: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Discarded:
-    """The client reported a gap of ``seconds`` (``paused``/``discarded``); the timeline skips it."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    """``open`` was handled (served or refused): the open deadline no longer applies."""
-
-
-@dataclass(frozen=True, slots=True)
-class Closing:
-    """``close`` was received: only finals and ``closed`` are still to go."""
-
-
-@dataclass(frozen=True, slots=True)
-class AwaitClose:
-    """``disconnect`` was queued: the client must now ``close`` within the close deadline."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """The client sent 429: pause events (not control messages) for ``seconds``."""
-
-    seconds: float
-
-
-Effect = (
-    StartTranscription
-    | FlushTranscription
-    | StopTranscription
-    | Audio
-    | Discarded
-    | Backoff
-    | Opened
-    | Closing
-    | AwaitClose
-)
-
-
-class SessionPolicy(Protocol):
-    """What the server offers; pure functions, so the machine stays free of I/O."""
-
-    def supported_languages(self, engine: str | None) -> Sequence[str]: ...
-
-    def language_supported(self, engine: str | None, language: str) -> bool: ...
-
-    def check_call(self, engine: str | None, language: str, options: Mapping[str, Any]) -> str | None:
-        """``None`` if the call can be served, else an ``info`` saying what to fix."""
-        ...
 
 
 @dataclass
@@ -373,7 +259,7 @@ class SessionMachine:
             return []
 
         target = language if isinstance(language, str) else ""
-        spoken = _spoken_language(target, custom)
+        spoken = spoken_language(target, custom)
         language_ok = (
             bool(LANGUAGE_CODE.match(spoken))
             and self.policy.language_supported(engine, spoken)
@@ -424,7 +310,7 @@ class SessionMachine:
                 effects.append(FlushTranscription())
             self._send("updated", {})
             return effects
-        spoken = _spoken_language(language, self.settings.options)
+        spoken = spoken_language(language, self.settings.options)
         supported = (
             bool(LANGUAGE_CODE.match(spoken))
             and bool(LANGUAGE_CODE.match(language))

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -36,11 +36,13 @@ from ..word_timing import SPREAD, spread_words
 from .base import Translator, TranslatorConfigError
 
 __all__ = [
+    "TRANSLATION_OUTCOMES",
     "CallTranslation",
     "Fallback",
     "PartialPolicy",
     "PipelineSettings",
     "TranslationCounters",
+    "TranslationSink",
     "translate_in_order",
 ]
 
@@ -57,7 +59,11 @@ class PartialPolicy(StrEnum):
 
 @dataclass
 class TranslationCounters:
-    """Running totals for one session (the session may add them to server metrics)."""
+    """Running totals for one pipeline: a :class:`TranslationSink` that keeps them.
+
+    The session passes its observer instead (:class:`connector.observe.SessionTally`), which
+    counts the same calls into the session report and ``connector_translations_total``.
+    """
 
     translated: int = 0
     fallbacks: int = 0  # finals sent untranslated or skipped
@@ -67,6 +73,19 @@ class TranslationCounters:
     unchanged: int = 0  # finals already in the target language, or empty
     partials_passed: int = 0
     partials_dropped: int = 0
+
+    def translation(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+TRANSLATION_OUTCOMES = tuple(TranslationCounters.__dataclass_fields__)
+"""What :class:`TranslationSink` is told, one call per item: the field names above."""
+
+
+class TranslationSink(Protocol):
+    """Where the pipeline counts what it did (``outcome`` is one of :data:`TRANSLATION_OUTCOMES`)."""
+
+    def translation(self, outcome: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +165,13 @@ async def translate_in_order(
     utterance_timeout: float,
     fallback: Fallback | str = Fallback.SOURCE,
     max_concurrency: int = 4,
-    counters: TranslationCounters | None = None,
+    counters: TranslationSink | None = None,
     partials: PartialPolicy | str = PartialPolicy.DROP,
 ) -> None:
     """Translate finals from ``inbox`` into ``outbox``; see the module docstring for the rules."""
     fallback = Fallback(fallback)
     partials = PartialPolicy(partials)
-    counts = counters if counters is not None else TranslationCounters()
+    counts: TranslationSink = counters if counters is not None else TranslationCounters()
     requests = trio.Semaphore(max_concurrency)
     latest: dict[int, int] = {}  # utterance → seq of its newest item
     passthrough = _same_language(source, target)
@@ -164,28 +183,28 @@ async def translate_in_order(
                 async with requests:
                     text = await translator.translate(hypothesis.text, source, target)
                 out = translated_hypothesis(hypothesis, text.strip(), target)
-                counts.translated += 1
+                counts.translation("translated")
             if out is None:
-                counts.timeouts += 1
+                counts.translation("timeouts")
         except Exception:  # a backend failure must not end the call: the fallback applies
-            counts.errors += 1
+            counts.translation("errors")
         if out is None:
-            counts.fallbacks += 1
+            counts.translation("fallbacks")
             if fallback is Fallback.SOURCE:
                 out = hypothesis
             else:
-                counts.skipped += 1
+                counts.translation("skipped")
         slot.fill(_Turn(seq, hypothesis, out))
 
     async def emit(line: InOrder[_Turn]) -> None:
         async with outbox:
             async for turn in line:
                 if not turn.source.is_final and latest.get(turn.source.utterance) != turn.seq:
-                    counts.partials_dropped += 1  # superseded while waiting for its turn
+                    counts.translation("partials_dropped")  # superseded while waiting for its turn
                     continue
                 if turn.out is not None:
                     if not turn.out.is_final:
-                        counts.partials_passed += 1
+                        counts.translation("partials_passed")
                     await outbox.send(turn.out)
 
     line = InOrder[_Turn]()
@@ -195,14 +214,14 @@ async def translate_in_order(
             seq = 0
             async for hypothesis in inbox:
                 if not hypothesis.is_final and partials is PartialPolicy.DROP:
-                    counts.partials_dropped += 1
+                    counts.translation("partials_dropped")
                     continue
                 seq += 1
                 latest[hypothesis.utterance] = seq
                 if not hypothesis.is_final:
                     line.put(_Turn(seq, hypothesis, hypothesis))
                 elif passthrough or not hypothesis.text.strip():
-                    counts.unchanged += 1
+                    counts.translation("unchanged")
                     line.put(_Turn(seq, hypothesis, hypothesis))
                 else:
                     deadline = trio.current_time() + utterance_timeout

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from connector.config import Settings
+from connector.testing.recording import RecordingObserver
 from connector.testing.server import TEST_SECRET, StartServer, assert_nothing_left
 from connector.wiring import translation_parts
 from tests.cloud.fake_gemini import FakeGemini, fake_translation
@@ -30,7 +31,8 @@ async def test_translated_finals_in_order_in_the_target_language(
 ) -> None:
     env = {"GEMINI_API_KEY": gemini.api_key, "GEMINI_BASE_URL": gemini.http.url, "GEMINI_TIMEOUT_S": "5"}
     parts = translation_parts(Settings(allow_anonymous=True), env)
-    running = await start_server(server_kwargs=vars(parts))
+    observer = RecordingObserver()
+    running = await start_server(server_kwargs={**vars(parts), "observer": observer})
     custom = {"enableTranslation": True, "inputLanguage": "es-ES"}
     async with connect(running.port, secret=TEST_SECRET) as client:
         await client.open(media=[MONO_EXT], language="en-US", custom=custom)
@@ -45,6 +47,11 @@ async def test_translated_finals_in_order_in_the_target_language(
     assert [f["alternatives"][0]["languages"] for f in finals] == [["en-US"], ["en-US"]]
     assert [f["offset"] for f in finals] == ["PT0.2S", "PT1.2S"]
     await assert_nothing_left(running)
+    # counted once, seen twice: by the server's observer (``/metrics``) and in the session's report
+    assert observer.translations["translated"] == 2 and not observer.translations["fallbacks"]
+    (report,) = observer.reports
+    assert report.translation.translated == 2 and report.translation.fallbacks == 0
+    assert report.transcription.finals == 2 == observer.transcripts[True]
 
 
 async def test_translation_requested_but_not_configured_is_refused_clearly(start_server: StartServer) -> None:
