@@ -37,8 +37,10 @@ from ..protocol import (
     StartTranscription,
     State,
     StopTranscription,
+    Track,
 )
 from ..report import Outcome, SessionReport
+from ..vocabulary import Hypothesis
 from ..websocket import ConnectionClosed
 from .sender import Sender
 from .transcription import Generation, Pipeline
@@ -249,6 +251,10 @@ class _Session:
             self.outbox.news = False
             self.sender.wake()
 
+    def transcript(self, track: Track, hypothesis: Hypothesis, heard_at: float | None) -> None:
+        """A channel's result: into the machine's outbox (a typed path, see TranscriptSink)."""
+        self.apply(self.machine.transcript(track, hypothesis, heard_at))
+
     def _start(self, settings: CallSettings) -> None:
         engine = self.engines.get(settings.engine)
         self.generations_started += 1
@@ -258,8 +264,7 @@ class _Session:
             settings=settings,
             engine=engine,
             limiter=self.limiter,
-            outbox=self.outbox,
-            on_queued=self.sender.wake,
+            sink=self.transcript,
             on_failure=lambda info: self._engine_failed(engine.name, info),
             observer=self.observer,
             max_buffered_seconds=self.limits.max_buffered_audio,

@@ -16,8 +16,8 @@ behind, new audio for that channel is dropped (and counted) instead of growing m
 timeline map records the gap, so later offsets stay exact.
 
 What a recognizer (or the translator after it) produces goes, with the time its last audio
-arrived, straight into the session's outbox (:class:`connector.protocol.Outbox`) under the
-channel's :class:`~connector.protocol.Track`; the outbox gives utterance ids and builds the event.
+arrived and the channel's :class:`~connector.protocol.Track`, to the session's
+:class:`TranscriptSink`, which hands it to the machine's outbox (utterance ids, the event).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ import trio
 from ..asr import AudioChunk, EngineError, EngineFactory, Flush, RecognizerInput, RecognizerSpec
 from ..audio.timeline import TimelineMap
 from ..observe import NullObserver, Observer
-from ..protocol import CallSettings, Outbox, Track
+from ..protocol import CallSettings, Track
 from ..translate.ordering import TranslationSink
 from ..vocabulary import SAMPLE_RATE, Hypothesis
 
-__all__ = ["ChannelRun", "Generation", "Pipeline"]
+__all__ = ["ChannelRun", "Generation", "Pipeline", "TranscriptSink"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,13 @@ class _Arrivals:
             times = np.concatenate((all_times[head:], all_times[:head]))
         index = int(np.searchsorted(ends, sample, side="left"))
         return float(times[min(index, len(times) - 1)])
+
+
+class TranscriptSink(Protocol):
+    """Where a channel's results go, with the time their last audio arrived: the session hands
+    them to its machine (and so to the outbox) and wakes the writer."""
+
+    def __call__(self, track: Track, hypothesis: Hypothesis, heard_at: float | None) -> None: ...
 
 
 class Pipeline(Protocol):
@@ -193,9 +200,7 @@ class Generation:
     settings: CallSettings
     engine: EngineFactory
     limiter: trio.CapacityLimiter
-    outbox: Outbox
-    on_queued: Callable[[], None]
-    """Called after transcripts were queued in the outbox (wakes the writer)."""
+    sink: TranscriptSink
     on_failure: Callable[[str], None]
     observer: Observer = field(default_factory=NullObserver)
     max_buffered_seconds: float = 30.0
@@ -272,9 +277,7 @@ class Generation:
     async def _deliver(self, run: ChannelRun, receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
         async with receive:
             async for hypothesis in receive:
-                heard_at = run.heard_at(hypothesis.start + hypothesis.duration)
-                if self.outbox.transcript(run.track, hypothesis, heard_at):
-                    self.on_queued()
+                self.sink(run.track, hypothesis, run.heard_at(hypothesis.start + hypothesis.duration))
 
     async def _translate(
         self, inbox: trio.MemoryReceiveChannel[Hypothesis], outbox: trio.MemorySendChannel[Hypothesis]

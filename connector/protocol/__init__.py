@@ -26,13 +26,14 @@ from .messages import (
     is_uuid,
     parse_client_message,
 )
-from .outbox import CLOSING_BACKOFF_CAP, MAX_EVENT_UNITS, Carried, Outbox, OutboxObserver, Outgoing, Track
+from .outbox import CLOSING_BACKOFF_CAP, MAX_BACKOFF, MAX_EVENT_UNITS, Carried, Outbox, OutboxObserver, Outgoing, Track
 from .session import SessionCounters, SessionMachine, State
 from .token_bucket import TokenBucket
 from .transcript import split_hypothesis, transcript_entity
 
 __all__ = [
     "CLOSING_BACKOFF_CAP",
+    "MAX_BACKOFF",
     "MAX_EVENT_UNITS",
     "MAX_TEXT_MESSAGE",
     "NIL_UUID",

@@ -18,8 +18,15 @@ The rules (``docs/backpressure.md`` has the operator's view):
   oversized final becomes consecutive finals, an oversized partial is skipped (its final follows).
 * **Superseding and dropping.** A newer partial, or the final, of an utterance replaces its queued
   partial in place. Only at ``max_queued`` entries is a partial dropped; finals never are.
-* **Batching.** Past ``batch_threshold`` waiting finals, or when ``closed`` waits behind more
-  events than the bucket can send at once, finals are packed into one ``event``.
+* **Batching.** Past ``batch_threshold`` waiting finals, or when ``closed`` or the end of a 429
+  back-off finds more events waiting than the bucket can send at once, finals are packed into one
+  ``event``.
+* **429.** Events wait exactly ``retryAfter`` (1 s when absent; a later 429 can only extend the
+  wait), but never longer than ``max_backoff`` (a client asking for an hour would keep every final
+  off the wire for the rest of the call), nor longer than :data:`CLOSING_BACKOFF_CAP` once
+  ``closed`` is queued. Finals are never dropped, so a client that keeps answering 429 makes the
+  backlog grow: past ``max_queued`` waiting finals the outbox reports :attr:`Outbox.overflowing`
+  and the machine asks the client to end the call, whose ``close`` then flushes the backlog.
 * **One serialisation.** Each entity is serialised once when queued; a message is assembled
   from those texts when it leaves, with its ``seq``.
 """
@@ -40,6 +47,7 @@ from .transcript import split_hypothesis, transcript_entity, utf16_units
 
 __all__ = [
     "CLOSING_BACKOFF_CAP",
+    "MAX_BACKOFF",
     "MAX_EVENT_UNITS",
     "Carried",
     "Outbox",
@@ -51,6 +59,9 @@ __all__ = [
 MAX_EVENT_UNITS = 60_000
 """UTF-16 code units the entities of one ``event`` may take together: clients count JavaScript
 string length and refuse a text message over 65 535 (413); the rest is room for the envelope."""
+
+MAX_BACKOFF = 30.0
+"""Longest wait one 429 can impose on events (its ``retryAfter`` is capped to this)."""
 
 CLOSING_BACKOFF_CAP = 3.0
 """Once ``closed`` is queued a 429 holds events at most this long: the client gives up on
@@ -142,7 +153,10 @@ class Outbox:
     batch_threshold: int = 0
     """Pack waiting finals into one event once more than this many wait (0 = never batch)."""
     max_queued: int = 500
+    """Queue entries past which a partial is dropped, and waiting finals past which the outbox
+    reports :attr:`overflowing` (finals themselves are never dropped)."""
     max_units: int = MAX_EVENT_UNITS
+    max_backoff: float = MAX_BACKOFF
     observer: OutboxObserver = field(default_factory=_Silent)
     new_id: Callable[[], str] = _new_id
     seq: int = 0
@@ -162,6 +176,8 @@ class Outbox:
         self._last: ServerMessage | None = None
         self._backoff_until = -float("inf")
         self._cap_backoff = False
+        self._catching_up = False
+        self._finals = 0
         self._waiting: tuple[float, str] | None = None
 
     # ------------------------------------------------------------- producers
@@ -181,9 +197,9 @@ class Outbox:
 
     def backoff(self, seconds: float, now: float) -> None:
         """The client sent 429: no events until ``seconds`` have passed (control still flows)."""
-        if self._last is not None:
-            seconds = min(seconds, CLOSING_BACKOFF_CAP)
+        seconds = min(seconds, CLOSING_BACKOFF_CAP if self._last is not None else self.max_backoff)
         self._backoff_until = max(self._backoff_until, now + max(0.0, seconds))
+        self._catching_up = True
         self.news = True
 
     def transcript(self, track: Track, hypothesis: Hypothesis, heard_at: float | None = None) -> int:
@@ -215,6 +231,7 @@ class Outbox:
             self.observer.sender_queue_depth(-len(self._events))
             self._events.clear()
             self._pending_partial.clear()
+            self._finals = 0
 
     # -------------------------------------------------------------- consumer
 
@@ -258,6 +275,11 @@ class Outbox:
     @property
     def queue_depth(self) -> int:
         return len(self._events)
+
+    @property
+    def overflowing(self) -> bool:
+        """More finals wait than ``max_queued``: the client has held events back too long."""
+        return self._finals > self.max_queued
 
     @property
     def idle(self) -> bool:
@@ -306,6 +328,7 @@ class Outbox:
             queued.is_final, queued.text, queued.units, queued.carried = (
                 event.is_final, event.text, event.units, event.carried,
             )  # fmt: skip
+            self._finals += event.is_final
             self.observer.backpressure("partial_superseded", 1)
             if not event.is_final:
                 self._pending_partial[event.key] = queued
@@ -316,6 +339,7 @@ class Outbox:
             self.observer.backpressure("partial_dropped", 1)
             return
         self._events.append(event)
+        self._finals += event.is_final
         self.observer.sender_queue_depth(1)
         if not event.is_final:
             self._pending_partial[event.key] = event
@@ -334,12 +358,11 @@ class Outbox:
         if self._pending_partial.get(first.key) is first:
             del self._pending_partial[first.key]
         batch = [first]
-        # Before ``closed``, pack only what the bucket could not send at once: one transcript
-        # per event stays the rule (some clients read only ``entities[0]``).
-        closing_behind = self._last is not None and len(self._events) >= self._bucket.tokens
-        if not closing_behind and (
-            self.batch_threshold <= 0 or sum(e.is_final for e in self._events) <= self.batch_threshold
-        ):
+        # Before ``closed`` or after a 429, pack only what the bucket could not send at once: one
+        # transcript per event stays the rule (some clients read only ``entities[0]``).
+        behind = (self._last is not None or self._catching_up) and len(self._events) >= self._bucket.tokens
+        if not behind and (self.batch_threshold <= 0 or self._finals - first.is_final <= self.batch_threshold):
+            self._taken(batch)
             return batch
         units = first.units
         while self._events and self._events[0].is_final:
@@ -348,7 +371,13 @@ class Outbox:
                 break
             units += 1 + nxt.units
             batch.append(self._events.popleft())
+        self._taken(batch)
         return batch
+
+    def _taken(self, batch: list[_Queued]) -> None:
+        self._finals -= sum(queued.is_final for queued in batch)
+        if not self._events:
+            self._catching_up = False
 
 
 def _parameters(message: ServerMessage) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..audio.codecs import decode_channels
 from ..audio.timeline import StreamClock
-from ..vocabulary import SAMPLE_RATE
+from ..vocabulary import SAMPLE_RATE, Hypothesis
 from .call import CallSettings, SessionPolicy, spoken_language
 from .durations import parse_duration
 from .effects import (
@@ -51,7 +51,7 @@ from .messages import (
     ServerMessage,
     parse_client_message,
 )
-from .outbox import Outbox, Outgoing
+from .outbox import Outbox, Outgoing, Track
 
 __all__ = ["SessionCounters", "SessionMachine", "State"]
 
@@ -122,6 +122,14 @@ class SessionMachine:
         if isinstance(outgoing, Outgoing) and outgoing.type == "closed":
             self.state = State.CLOSED
         return outgoing
+
+    def transcript(self, track: Track, hypothesis: Hypothesis, heard_at: float | None = None) -> list[Effect]:
+        """A recognizer's result, into the outbox; a backlog the client's 429s made too long
+        ends the call (its ``close`` flushes every final, so nothing is lost)."""
+        if self.outbox.transcript(track, hypothesis, heard_at) and self.outbox.overflowing:
+            waiting = self.outbox.max_queued
+            return self.disconnect("error", f"Rate limited for too long: more than {waiting} transcripts waiting")
+        return []
 
     def _send(self, message_type: str, parameters: dict[str, Any], clientseq: int | None = None) -> None:
         self.outbox.control(ServerMessage(message_type, parameters, clientseq=clientseq))

@@ -10,6 +10,7 @@ import pytest
 
 from connector.protocol import (
     CLOSING_BACKOFF_CAP,
+    MAX_BACKOFF,
     Outbox,
     Outgoing,
     ServerMessage,
@@ -248,3 +249,37 @@ def test_news_says_when_the_writer_must_look_again() -> None:
     box.news = False
     box.backoff(1.0, now=0.0)
     assert box.news
+
+
+def test_repeated_429s_extend_the_wait_exactly_and_a_huge_one_is_capped() -> None:
+    box, _ = outbox(rate=100, burst=100)
+    box.transcript(Track(0, "en-US"), said(0))
+    box.backoff(2.0, now=0.0)
+    box.backoff(1.0, now=0.5)  # ends earlier than the first: changes nothing
+    assert box.next(0.5, 1) == 2.0
+    box.backoff(2.0, now=1.0)
+    assert box.next(1.0, 1) == 3.0
+    box.backoff(3600.0, now=1.5)
+    assert box.next(1.5, 1) == 1.5 + MAX_BACKOFF  # an hour would hold every final for the rest of the call
+    assert drain(box, 1.5 + MAX_BACKOFF - 0.001) == []
+    assert len(drain(box, 1.5 + MAX_BACKOFF)) == 1
+
+
+def test_a_backlog_that_waited_out_a_429_is_packed_and_overflow_is_reported() -> None:
+    box, counts = outbox(rate=5, burst=5, max_queued=40)
+    track = Track(0, "en-US")
+    box.backoff(30.0, now=0.0)
+    for i in range(40):
+        box.transcript(track, said(i, f"final number {i}"))
+    assert not box.overflowing  # 40 waiting: at the bound, not past it
+    box.transcript(track, said(40, "one more"))
+    assert box.overflowing
+    sent = drain(box, 30.0)
+    ids = [d["id"] for m in sent for d in entity_data(m)]
+    assert ids == [f"id-{i}" for i in range(41)]  # every final, in order
+    assert len(sent) < 5  # packed: not 41 events at 5 per second
+    assert counts.backpressure_counts["events_batched"] > 0
+    assert not box.overflowing and box.idle
+    box.transcript(track, said(41, "later"))
+    box.transcript(track, said(42, "later still"))
+    assert [len(entity_data(m)) for m in drain(box, 60.0)] == [1, 1]  # caught up: one per event again
