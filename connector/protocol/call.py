@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["CallSettings", "SessionPolicy", "spoken_language"]
+from .messages import LANGUAGE_CODE
+
+__all__ = ["CallSettings", "SessionPolicy", "language_choice", "spoken_language"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +50,17 @@ class SessionPolicy(Protocol):
     def check_call(self, engine: str | None, language: str, options: Mapping[str, Any]) -> str | None:
         """``None`` if the call can be served, else an ``info`` saying what to fix."""
         ...
+
+
+def language_choice(
+    policy: SessionPolicy, engine: str | None, target: str, options: Mapping[str, Any]
+) -> tuple[str, bool]:
+    """The language to recognise for a call that wants transcripts in ``target``, and whether
+    the call can be served in it (well-formed codes, and the engine supports the spoken one)."""
+    spoken = spoken_language(target, options)
+    usable = (
+        bool(LANGUAGE_CODE.match(spoken))
+        and (spoken == target or bool(LANGUAGE_CODE.match(target)))
+        and policy.language_supported(engine, spoken)
+    )
+    return spoken, usable

@@ -9,6 +9,7 @@ rejection carries an ``info`` string that is safe to send back in a ``disconnect
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -147,14 +148,39 @@ _VALIDATORS = {
 }
 
 
+def _not_json(name: str) -> Any:
+    """``NaN``, ``Infinity``: Python's json reads them, RFC 8259 and a JavaScript client do not
+    (echoed in ``opened``, they made a message the client cannot parse)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: would be written back as Infinity
+        raise ValueError("number out of range")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """An escaped unpaired surrogate (``"\\ud800"``) is valid JSON text but no UTF-8 string: echoed
+    (the offer in ``opened``, the type in a ``disconnect``'s info) it could not be sent at all."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def parse_client_message(text: str) -> ClientMessage:
     """Parse one text frame. Raises :class:`ProtocolViolation` with a client-safe ``info``."""
     if len(text) > MAX_TEXT_MESSAGE:
         raise ProtocolViolation(f"Message too large ({len(text)} > {MAX_TEXT_MESSAGE} characters)")
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError):
         raise ProtocolViolation("Message is not valid JSON") from None
+    if "\\u" in text and _has_lone_surrogate(raw):
+        raise ProtocolViolation("Message is not valid JSON (an unpaired UTF-16 surrogate)")
     if not isinstance(raw, dict):
         raise ProtocolViolation("Message not a well-formed client message")
     if raw.get("version") != "2":

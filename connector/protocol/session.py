@@ -19,7 +19,6 @@ Effects also say what happened, so the runtime keeps no flags of its own: :class
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 from ..audio.codecs import decode_channels
 from ..audio.timeline import StreamClock
 from ..vocabulary import SAMPLE_RATE, Hypothesis
-from .call import CallSettings, SessionPolicy, spoken_language
+from .call import CallSettings, SessionPolicy, language_choice
 from .durations import parse_duration
 from .effects import (
     Audio,
@@ -44,7 +43,6 @@ from .effects import (
 )
 from .media import MediaFormat, select_media
 from .messages import (
-    LANGUAGE_CODE,
     NIL_UUID,
     ClientMessage,
     ProtocolViolation,
@@ -52,28 +50,11 @@ from .messages import (
     parse_client_message,
 )
 from .outbox import Outbox, Outgoing, Track
+from .state import SessionCounters, State
 
 __all__ = ["SessionCounters", "SessionMachine", "State"]
 
 log = logging.getLogger(__name__)
-
-
-class State(enum.Enum):
-    AWAITING_OPEN = "awaiting-open"
-    ACTIVE = "active"
-    PAUSED = "paused"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-@dataclass
-class SessionCounters:
-    audio_frames: int = 0
-    audio_seconds: float = 0.0
-    discarded_seconds: float = 0.0
-    ignored_audio_frames: int = 0
-    unknown_messages: int = 0
-    client_errors: int = 0
 
 
 @dataclass
@@ -267,12 +248,7 @@ class SessionMachine:
             return []
 
         target = language if isinstance(language, str) else ""
-        spoken = spoken_language(target, custom)
-        language_ok = (
-            bool(LANGUAGE_CODE.match(spoken))
-            and self.policy.language_supported(engine, spoken)
-            and (spoken == target or bool(LANGUAGE_CODE.match(target)))
-        )
+        spoken, language_ok = language_choice(self.policy, engine, target, custom)
         if self.media is not None:
             problem = self.policy.check_call(engine, spoken, custom)
             if problem is not None:
@@ -318,12 +294,7 @@ class SessionMachine:
                 effects.append(FlushTranscription())
             self._send("updated", {})
             return effects
-        spoken = spoken_language(language, self.settings.options)
-        supported = (
-            bool(LANGUAGE_CODE.match(spoken))
-            and bool(LANGUAGE_CODE.match(language))
-            and self.policy.language_supported(self.settings.engine, spoken)
-        )
+        spoken, supported = language_choice(self.policy, self.settings.engine, language, self.settings.options)
         if self.transcribing:
             self.transcribing = False
             effects.append(StopTranscription(then_closed=False))
