@@ -9,16 +9,31 @@ Engines report times relative to the audio *they were fed*. A :class:`TimelineMa
 for one recognizer stream, at which fed-sample index each contiguous stretch of stream
 timeline begins, so a relative time maps back to an absolute stream position even across
 pauses, discards, re-syncs and audio dropped under backpressure.
+
+A map gains one entry per gap, for as long as the call lasts, so it is pruned two ways:
+
+* **By the caller** (:meth:`TimelineMap.forget_before`): "nothing before fed sample N will be asked
+  again". The session says so after each final (what is before the final, less a margin, is done).
+  The map keeps the stretch that contains N, so every time from N on maps exactly as before.
+* **By a cap** (``max_entries``, 4096 by default, 64 KiB): a recognizer that never finalises while
+  gaps keep coming (audio dropped for minutes with no speech) cannot grow it further; the oldest
+  half is collapsed. A time that falls in a collapsed stretch then maps as if the audio had run on
+  without a gap into the oldest stretch kept: late by the gaps collapsed in between. Recent
+  times (the last ``max_entries / 2`` gaps) stay exact.
 """
 
 from __future__ import annotations
 
 import bisect
+from array import array
 from dataclasses import dataclass, field
 
 from ..vocabulary import SAMPLE_RATE
 
-__all__ = ["StreamClock", "TimelineMap"]
+__all__ = ["MAX_TIMELINE_ENTRIES", "StreamClock", "TimelineMap"]
+
+MAX_TIMELINE_ENTRIES = 4096
+"""Stretches a :class:`TimelineMap` keeps at most (16 bytes each)."""
 
 
 @dataclass
@@ -63,15 +78,24 @@ class StreamClock:
 class TimelineMap:
     """Fed-sample index → stream position, for one recognizer stream."""
 
-    _fed_starts: list[int] = field(default_factory=list)
-    _positions: list[int] = field(default_factory=list)
+    max_entries: int = MAX_TIMELINE_ENTRIES
+    _fed_starts: array[int] = field(default_factory=lambda: array("q"))
+    _positions: array[int] = field(default_factory=lambda: array("q"))
     fed: int = 0
+    forgotten: int = 0
+    """Entries dropped so far (by :meth:`forget_before` or the cap)."""
+
+    def __len__(self) -> int:
+        """Stretches kept (one per gap since the oldest kept, plus one)."""
+        return len(self._fed_starts)
 
     def feed(self, stream_sample: int, count: int) -> None:
         """Record that ``count`` samples starting at stream sample ``stream_sample`` were fed."""
         if count <= 0:
             return
         if not self._fed_starts or self._expected_stream_sample() != stream_sample:
+            if len(self._fed_starts) >= self.max_entries:
+                self._drop_oldest(len(self._fed_starts) // 2)
             self._fed_starts.append(self.fed)
             self._positions.append(stream_sample)
         self.fed += count
@@ -79,8 +103,23 @@ class TimelineMap:
     def _expected_stream_sample(self) -> int:
         return self._positions[-1] + (self.fed - self._fed_starts[-1])
 
+    def forget_before(self, fed_sample: float) -> None:
+        """Nothing before fed sample ``fed_sample`` will be asked again: drop the stretches that end
+        at or before it (the one containing it stays, so later times map exactly as before)."""
+        i = bisect.bisect_right(self._fed_starts, fed_sample) - 1
+        if i > 0:
+            self._drop_oldest(i)
+
+    def _drop_oldest(self, n: int) -> None:
+        del self._fed_starts[:n]
+        del self._positions[:n]
+        self.forgotten += n
+
     def to_stream(self, relative_seconds: float) -> float:
-        """Map seconds-since-first-fed-sample to an absolute stream position in seconds."""
+        """Map seconds-since-first-fed-sample to an absolute stream position in seconds.
+
+        A time before the oldest stretch kept (forgotten) maps as if contiguous with that stretch.
+        """
         if not self._fed_starts:
             return max(0.0, relative_seconds)
         fed_sample = relative_seconds * SAMPLE_RATE

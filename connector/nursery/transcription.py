@@ -49,6 +49,11 @@ _ARRIVALS_KEPT = 256
 """Frames whose arrival time is kept per channel for latency metrics (older audio reports ``None``).
 A final's latency is measured from its *end*, which is recent audio: 256 frames are 5 s of 20 ms frames."""
 
+_TIMELINE_KEPT_BEFORE_FINAL = 60 * SAMPLE_RATE
+"""After a final, the timeline map forgets the gaps that ended this long (fed samples) before its
+start: a recognizer's next utterances start after it, give or take a pre-roll (at most 2 s) or a
+trimmed stream overlap, so a minute is far more than any engine reaches back."""
+
 
 class _Arrivals:
     """When each fed frame arrived: a fixed ring of (fed end sample, trio time), 16 bytes a frame.
@@ -140,6 +145,12 @@ class ChannelRun:
     def heard_at(self, relative_seconds: float) -> float | None:
         """When the fed sample at ``relative_seconds`` arrived (trio clock), if still known."""
         return self._arrivals.at(relative_seconds * SAMPLE_RATE)
+
+    def delivered(self, hypothesis: Hypothesis) -> None:
+        """``hypothesis`` went to the outbox (mapped): after a final, prune the timeline map."""
+        if hypothesis.is_final:
+            start = min([hypothesis.start, *(word.start for word in hypothesis.words)])
+            self.timeline.forget_before(start * SAMPLE_RATE - _TIMELINE_KEPT_BEFORE_FINAL)
 
     def _settle(self) -> None:
         """Forget what the recognizer has taken: the channel is FIFO, so the items still in it
@@ -278,6 +289,7 @@ class Generation:
         async with receive:
             async for hypothesis in receive:
                 self.sink(run.track, hypothesis, run.heard_at(hypothesis.start + hypothesis.duration))
+                run.delivered(hypothesis)
 
     async def _translate(
         self, inbox: trio.MemoryReceiveChannel[Hypothesis], outbox: trio.MemorySendChannel[Hypothesis]

@@ -298,7 +298,12 @@ class ConnectorServer:
         with bind(session=session_id, correlation=correlation_id, organization=organization_id):
             with trio.fail_after(self.settings.handshake_timeout):
                 await stream.send_all(accept_response(key))
-            ws = WebSocketConnection(stream, initial=request.rest, max_message_size=MAX_WEBSOCKET_MESSAGE)
+            ws = WebSocketConnection(
+                stream,
+                initial=request.rest,
+                max_message_size=MAX_WEBSOCKET_MESSAGE,
+                send_timeout=self.limits.send_timeout,
+            )
             await self._run(ws, session_id, organization_id, auth_failure)
 
     def _authenticate(self, request: Request) -> tuple[str | None, tuple[str, str, str] | None]:

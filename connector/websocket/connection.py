@@ -9,6 +9,14 @@ when the loop is busy). Backpressure is TCP's own: nothing is read that nobody a
 
 Pings are answered and the close handshake is completed inside ``get_message``; sends are
 serialised with a lock, so the session's sender and a pong never interleave bytes.
+
+Every write is bounded. A pong (or a close echo) written by the receiving task waits at most
+``send_timeout`` (the session's ``CONNECTOR_SEND_TIMEOUT``): a peer that pings but never reads
+would otherwise hold the receiver forever; past it the connection counts as lost (1006) and
+``get_message`` raises :class:`ConnectionClosed`. A write cut short by any cancellation (that
+timeout, the sender's own ``send_timeout``, the session ending) may have left half a frame on
+the wire, after which no byte can be framed again: the connection counts as lost as well, and
+``aclose`` only closes the stream.
 """
 
 from __future__ import annotations
@@ -71,18 +79,22 @@ class WebSocketConnection:
         initial: bytes = b"",
         max_message_size: int = 1 << 20,
         close_timeout: float = 1.0,
+        send_timeout: float = 10.0,
     ) -> None:
         self._stream = stream
         self._parser = FrameParser(max_message_size)
         if initial:
             self._parser.feed(initial)
         self.close_timeout = close_timeout
+        self.send_timeout = send_timeout
+        """How long a pong or close echo from the receiving task may wait for the peer to read."""
         self._send_lock = trio.StrictFIFOLock()
         self._receiving = False
         self._close_sent = False
         self._closed: tuple[int, str] | None = None
         self._peer_closed = trio.Event()
         self._stream_closed = False
+        self._broken = False  # a write was cut short: nothing more may be written
         # A plain socket is read directly once trio says it is readable: one wake-up and one
         # read() per batch of frames, instead of a failed recv, a wait and a second recv.
         self._socket = stream.socket if isinstance(stream, trio.SocketStream) else None
@@ -153,9 +165,9 @@ class WebSocketConnection:
             except (OSError, trio.ClosedResourceError):
                 return b""
 
-    def _lost(self) -> None:
+    def _lost(self, reason: str = "connection lost") -> None:
         if self._closed is None:
-            self._closed = (CloseCode.ABNORMAL, "connection lost")
+            self._closed = (CloseCode.ABNORMAL, reason)
         self._peer_closed.set()
 
     # --------------------------------------------------------------- sending
@@ -171,24 +183,41 @@ class WebSocketConnection:
         await self._send_raw(frame)
 
     async def _send_control(self, opcode: int, payload: bytes) -> None:
+        """A pong from the receiving task, within ``send_timeout`` (else the peer is lost)."""
         if not self._close_sent:
-            with contextlib.suppress(ConnectionClosed):  # the reader learns of the loss on its next read
-                await self._send_raw(encode_frame(opcode, payload))
+            await self._send_bounded(encode_frame(opcode, payload))
 
-    async def _send_close(self, code: int, reason: str) -> None:
+    async def _send_close(self, code: int, reason: str, *, bounded: bool = True) -> None:
         if self._close_sent:
             return
         self._close_sent = True
-        with contextlib.suppress(ConnectionClosed):
-            await self._send_raw(encode_frame(CLOSE, close_payload(code, reason)))
+        frame = encode_frame(CLOSE, close_payload(code, reason))
+        if bounded:
+            await self._send_bounded(frame)
+        else:  # the caller bounds it (``aclose``)
+            with contextlib.suppress(ConnectionClosed):
+                await self._send_raw(frame)
+
+    async def _send_bounded(self, frame: bytes) -> None:
+        with trio.move_on_after(self.send_timeout) as scope:
+            with contextlib.suppress(ConnectionClosed):  # the reader learns of the loss on its next read
+                await self._send_raw(frame)
+        if scope.cancelled_caught:
+            self._lost("peer not reading")
 
     async def _send_raw(self, frame: bytes) -> None:
         async with self._send_lock:
+            if self._broken:
+                raise ConnectionClosed(*(self._closed or (CloseCode.ABNORMAL, "connection lost")))
             try:
                 await self._stream.send_all(frame)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._lost()
                 raise ConnectionClosed(CloseCode.ABNORMAL, "connection lost") from None
+            except BaseException:  # cancelled mid-write: maybe half a frame is out
+                self._broken = True
+                self._lost()
+                raise
 
     # --------------------------------------------------------------- closing
 
@@ -199,7 +228,7 @@ class WebSocketConnection:
         try:
             if self._closed is None:
                 with trio.move_on_after(self.close_timeout):
-                    await self._send_close(code, reason or "")
+                    await self._send_close(code, reason or "", bounded=False)
                     if self._receiving:
                         await self._peer_closed.wait()
                     else:

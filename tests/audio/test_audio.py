@@ -68,3 +68,51 @@ def test_timeline_map_spans_gaps() -> None:
     assert timeline.to_stream(1.25) == 1.25
     assert timeline.to_stream(1.5) == 5.0
     assert timeline.to_stream(2.0) == 5.5
+
+
+def long_call_with_gaps(timeline: TimelineMap, gaps: int, *, on_final: int = 0) -> list[tuple[int, int]]:
+    """``gaps`` stretches of 100 ms fed, each followed by 60 ms of stream not fed (a dropped chunk);
+    every ``on_final`` stretches a final ends, and the caller forgets what came a minute before it.
+    Returns (fed sample, stream sample) at the start of every stretch, to check against."""
+    starts: list[tuple[int, int]] = []
+    stream = 0
+    for n in range(gaps):
+        starts.append((timeline.fed, stream))
+        timeline.feed(stream, 800)
+        stream += 800 + 480
+        if on_final and n % on_final == on_final - 1:
+            timeline.forget_before(timeline.fed - 60 * 8000)
+    return starts
+
+
+def test_forgetting_before_a_final_keeps_the_map_bounded_and_recent_times_exact() -> None:
+    timeline = TimelineMap()
+    starts = long_call_with_gaps(timeline, 20_000, on_final=50)  # 33 minutes, a gap every 100 ms
+    assert len(timeline) <= 60 * 10 + 50 + 1  # the last minute of stretches, and those since the final
+    assert timeline.forgotten == 20_000 - len(timeline)
+    for fed, stream in starts[-len(timeline) :]:  # every stretch still kept maps exactly
+        assert timeline.to_stream(fed / 8000) == stream / 8000
+        assert timeline.to_stream((fed + 799) / 8000) == (stream + 799) / 8000
+
+
+def test_without_finals_the_cap_bounds_the_map_and_keeps_recent_gaps_exact() -> None:
+    timeline = TimelineMap(max_entries=1000)
+    starts = long_call_with_gaps(timeline, 20_000)  # no final ever: only the cap prunes
+    assert 500 <= len(timeline) <= 1000
+    for fed, stream in starts[-500:]:
+        assert timeline.to_stream(fed / 8000) == stream / 8000
+    # What the cap collapsed maps as if contiguous with the oldest stretch kept: late, never early.
+    fed, stream = starts[0]
+    assert timeline.to_stream(fed / 8000) > stream / 8000
+
+
+def test_forget_before_keeps_the_stretch_that_contains_the_time() -> None:
+    timeline = TimelineMap()
+    timeline.feed(0, 8000)
+    timeline.feed(2 * 8000, 8000)  # fed 1-2 s is stream 2-3 s
+    timeline.feed(5 * 8000, 8000)  # fed 2-3 s is stream 5-6 s
+    timeline.forget_before(1.5 * 8000)
+    assert len(timeline) == 2
+    assert timeline.to_stream(1.5) == 2.5 and timeline.to_stream(2.5) == 5.5
+    timeline.forget_before(0)  # never un-forgets, never fails
+    assert len(timeline) == 2

@@ -10,7 +10,7 @@ import trio.testing
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 
-from connector.websocket import CloseCode, ConnectionClosed, WebSocketConnection
+from connector.websocket import CloseCode, ConnectionClosed, WebSocketConnection, encode_frame
 
 
 class Peer:
@@ -141,3 +141,48 @@ async def test_aclose_while_another_task_receives(autojump_clock: trio.abc.Clock
         nursery.start_soon(answer)
         await ws.aclose()
     assert received == [1000]
+
+
+async def test_a_peer_that_pings_but_never_reads_is_lost_after_the_send_timeout(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A pong is written by the receiving task: a peer that never reads must not wedge it."""
+    client, server = trio.testing.lockstep_stream_pair()  # a write waits until the peer reads
+    ws = WebSocketConnection(server, send_timeout=2.0)
+    peer = Peer(client)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer.send, Ping(payload=b"are you there"))  # and never reads the pong
+        started = trio.current_time()
+        with pytest.raises(ConnectionClosed) as caught, trio.fail_after(10):
+            await ws.get_message()
+        assert caught.value.code == CloseCode.ABNORMAL
+        assert trio.current_time() - started == pytest.approx(2.0)
+        assert ws.closed is not None and ws.closed[0] == CloseCode.ABNORMAL
+        with pytest.raises(ConnectionClosed):
+            await ws.send_message("after the loss")
+        closing = trio.current_time()
+        await ws.aclose()  # no close frame after a half-written pong: the stream is just closed
+        assert trio.current_time() == closing
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_send_cancelled_mid_frame_ends_the_connection(autojump_clock: trio.abc.Clock) -> None:
+    """The writer's own timeout (the session's ``send_timeout``) may cut a frame in half; nothing
+    may follow half a frame, so the connection counts as lost and ``aclose`` writes no close."""
+    client, server = trio.testing.lockstep_stream_pair()
+    ws = WebSocketConnection(server, close_timeout=1.0)
+    with trio.move_on_after(1.0) as scope:
+        await ws.send_message("x" * 1000)  # nobody reads
+    assert scope.cancelled_caught
+    assert ws.closed == (CloseCode.ABNORMAL, "connection lost")
+    with pytest.raises(ConnectionClosed):
+        await ws.send_message("more")
+    closing = trio.current_time()
+    await ws.aclose()
+    assert trio.current_time() == closing  # no close handshake attempted on a broken stream
+    received = b""
+    with trio.fail_after(1):
+        while chunk := await client.receive_some():
+            received += chunk
+    frame = encode_frame(0x1, b"x" * 1000)
+    assert frame.startswith(received)  # (part of) the cut frame, then the end: no close frame after it
