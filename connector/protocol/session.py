@@ -154,7 +154,11 @@ class SessionMachine:
             self._check_envelope(message)
         except ProtocolViolation as violation:
             return self._violation(violation.info)
+        # A well-formed envelope counts even when the message is refused: the client's ``close``
+        # that answers our ``disconnect`` then has the next seq, and gets ``closed``.
         self.last_client_seq = message.seq
+        if self.state is State.AWAITING_OPEN and message.type not in ("open", "close"):
+            return self._violation(f"Expected 'open', received '{message.type[:40]}'")
         if message.type != "open" and self.state is not State.AWAITING_OPEN:
             self.clock.resync(message.position)
         handler = _HANDLERS.get(message.type)
@@ -201,8 +205,6 @@ class SessionMachine:
             raise ProtocolViolation(
                 f"Invalid serverseq {message.serverseq} (server has sent {self.server_seq})"
             )
-        if self.state is State.AWAITING_OPEN and message.type not in ("open", "close"):
-            raise ProtocolViolation(f"Expected 'open', received '{message.type[:40]}'")
 
     def _violation(self, info: str) -> list[Effect]:
         log.warning("protocol violation", extra={"info": info})

@@ -226,11 +226,9 @@ def test_language_mapping() -> None:
     assert normalize_tag("ZH-hant-tw") == "zh-Hant-TW"
 
 
-def test_silero_segmenter_finds_real_speech() -> None:
-    from connector.testing.speech import espeak_available, silence, synthesize
+def test_silero_segmenter_finds_real_speech(speech_ready: None) -> None:
+    from connector.testing.speech import silence, synthesize
 
-    if not espeak_available():
-        pytest.skip("espeak-ng is not installed")
     speech = synthesize("hello, this is a test of the voice activity detector")
     pcm = np.concatenate([silence(1.0), speech, silence(1.5)])
     segmenter = EndpointSegmenter(OpenAISettings(vad="silero"))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+BACKLOG_MARGIN = 1.0  # seconds of audio per call
 
 
 @pytest.mark.parametrize("driver", ["simulator", "light"])
@@ -39,7 +40,13 @@ def test_load_benchmark_smoke_run(tmp_path: Path, driver: str) -> None:
     assert step["loop_lag_ms"]["p99"] is not None
     assert step["threads"] < sessions  # no thread per session
     assert step["server_exit"] == 0  # SIGTERM drained cleanly
-    assert step["backlog_s_per_session"]["max"] < 0.25  # 20 calls are far below the knee: real time holds
+    # 20 calls are far below the knee, so real time holds: the audio sent but not yet taken in
+    # stays a fraction of a second per call. Not the knee's 0.25 s (bench.load_report's
+    # BACKLOG_LIMIT, meant for a pinned, otherwise idle core): here the server, the load and the
+    # rest of the suite share two cores, and one descheduling of the server at a checkpoint
+    # leaves that much audio in its socket. A server that loses real time falls further behind
+    # with every second of the hold; BACKLOG_MARGIN is what a busy machine leaves it.
+    assert step["backlog_s_per_session"]["max"] < BACKLOG_MARGIN
     assert report["machine"]["cores"] >= 1
 
 

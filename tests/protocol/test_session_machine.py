@@ -261,9 +261,15 @@ def test_disconnect_then_close_answers_closed(client: Client) -> None:
 
 
 def test_message_before_open_is_a_violation_but_close_is_accepted(machine: SessionMachine) -> None:
+    early = Client(SessionMachine(session_id=SID, organization_id=ORG, policy=Policy()))
+    effects = early.text("ping")
+    assert sends(effects) == ["disconnect"]
+    assert early.last()["parameters"] == {"reason": "error", "info": "Expected 'open', received 'ping'"}
+    assert sends(early.text("close", {"reason": "disconnect"})) == ["closed"]  # its seq counted
     c = Client(machine)
     effects = c.text("close", {"reason": "end"})
     assert sends(effects) == ["closed"]
+    assert c.machine.state is State.CLOSED
 
 
 def test_organization_mismatch_is_unauthorized(client: Client) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.security import FAILURE_DELAY, Authenticator, AuthResult
+from connector.security import Authenticator, AuthResult
 from connector.security.signature import Item
 
 from .test_authenticator_kit import (
@@ -38,10 +38,6 @@ def auth() -> Authenticator:
 def test_round_trip(auth: Authenticator) -> None:
     result = check(auth, signed())
     assert result == AuthResult(True, "VERIFIED", API_KEY, ORG, SESSION, CORR)
-
-
-def test_failure_delay_constant() -> None:
-    assert FAILURE_DELAY == 0.5
 
 
 def test_unsigned_accepted_for_secretless_key(auth: Authenticator) -> None:

@@ -146,7 +146,9 @@ async def test_refusals_are_401_with_json_and_delayed(running: RunningServer) ->
         answer = json.loads(body)
         assert answer["error"] in ("unauthorized", "bad_request") and answer["info"], name
         assert TEST_SECRET not in body.decode() and wrong_secret not in body.decode()
-        assert trio.current_time() - started >= 0.45, f"{name}: failure answered too fast"
+        # The documented delay (>= 0.5 s, configuration.md), exact: this clock started before the
+        # server's (which starts at accept), in the same process.
+        assert trio.current_time() - started >= 0.5, f"{name}: failure answered too fast"
     assert running.server.stats.sessions_total == 0
     await assert_nothing_left(running)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from connector.testing.server import TEST_SECRET, RunningServer, assert_nothing_left
 from tests.rawclient import STEREO, connect, silence, tone
 
@@ -15,11 +17,11 @@ async def test_open_audio_close_transcribes_both_channels(running: RunningServer
         # external speaks 1.0-2.0 s, internal 2.5-3.0 s
         external = [silence(1.0), tone(1.0), silence(2.0)]
         internal = [silence(2.5), tone(0.5), silence(1.0)]
-        import numpy as np
-
         await client.audio(np.concatenate(external), np.concatenate(internal))
-        events = await client.close()
-    finals = [e for m in events for e in []]  # noqa: F841 - events may arrive before close
+        await client.close()
+    # One final per utterance, each in its own event, both before 'closed' (whether they came
+    # before or after our 'close'); partials are off by default, and nothing else is sent.
+    assert [m["type"] for m in client.received] == ["opened", "event", "event", "closed"]
     transcripts = client.transcripts(final=True)
     assert sorted((t["channelId"], t["offset"]) for t in transcripts) == [(0, "PT1S"), (1, "PT2.5S")]
     await assert_nothing_left(running)
