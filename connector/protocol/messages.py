@@ -51,6 +51,9 @@ class ProtocolViolation(Exception):
     def __init__(self, info: str) -> None:
         super().__init__(info)
         self.info = info
+        self.envelope: tuple[str, int, int] | None = None
+        """``(id, seq, serverseq)`` when those parsed and the fault is elsewhere in the message:
+        the session can still count the ``seq`` (the client's next message follows it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,18 @@ def parse_client_message(text: str) -> ClientMessage:
         raise ProtocolViolation("Message field 'type' must be a string")
     seq = _int_field(raw, "seq")
     serverseq = _int_field(raw, "serverseq")
+    try:
+        params, position = _body(raw, msg_type)
+    except ProtocolViolation as violation:
+        violation.envelope = (raw["id"], seq, serverseq)
+        raise
+    return ClientMessage(
+        type=msg_type, id=raw["id"], seq=seq, serverseq=serverseq, position=position, parameters=params
+    )
+
+
+def _body(raw: dict[str, Any], msg_type: str) -> tuple[dict[str, Any], float]:
+    """``parameters`` (checked for the message type) and ``position``."""
     params = raw.get("parameters")
     if not isinstance(params, dict):
         raise ProtocolViolation("Message field 'parameters' must be an object")
@@ -202,9 +217,7 @@ def parse_client_message(text: str) -> ClientMessage:
     validator = _VALIDATORS.get(msg_type)
     if validator is not None:
         validator(params)
-    return ClientMessage(
-        type=msg_type, id=raw["id"], seq=seq, serverseq=serverseq, position=position, parameters=params
-    )
+    return params, position
 
 
 def encode_envelope(message_type: str, session_id: str, seq: int, clientseq: int, parameters: str) -> str:

@@ -151,12 +151,11 @@ class SessionMachine:
     def _receive_text(self, text: str) -> list[Effect]:
         try:
             message = parse_client_message(text)
-            self._check_envelope(message)
+            self._check_envelope(message.id, message.seq, message.serverseq)
         except ProtocolViolation as violation:
+            self._count_seq(violation)
             return self._violation(violation.info)
-        # A well-formed envelope counts even when the message is refused: the client's ``close``
-        # that answers our ``disconnect`` then has the next seq, and gets ``closed``.
-        self.last_client_seq = message.seq
+        self.last_client_seq = message.seq  # counted even if refused below (see _count_seq)
         if self.state is State.AWAITING_OPEN and message.type not in ("open", "close"):
             return self._violation(f"Expected 'open', received '{message.type[:40]}'")
         if message.type != "open" and self.state is not State.AWAITING_OPEN:
@@ -194,17 +193,24 @@ class SessionMachine:
 
     # ---------------------------------------------------------------- checks
 
-    def _check_envelope(self, message: ClientMessage) -> None:
-        if message.id.lower() != self.session_id.lower():
+    def _check_envelope(self, session_id: str, seq: int, serverseq: int) -> None:
+        if session_id.lower() != self.session_id.lower():
             raise ProtocolViolation("Session identifier mismatch")
-        if message.seq != self.last_client_seq + 1:
-            raise ProtocolViolation(
-                f"Invalid seq value {message.seq} (expected {self.last_client_seq + 1})"
-            )
-        if message.serverseq > self.server_seq:
-            raise ProtocolViolation(
-                f"Invalid serverseq {message.serverseq} (server has sent {self.server_seq})"
-            )
+        if seq != self.last_client_seq + 1:
+            raise ProtocolViolation(f"Invalid seq value {seq} (expected {self.last_client_seq + 1})")
+        if serverseq > self.server_seq:
+            raise ProtocolViolation(f"Invalid serverseq {serverseq} (server has sent {self.server_seq})")
+
+    def _count_seq(self, violation: ProtocolViolation) -> None:
+        """A refused message with a good envelope still takes its ``seq``: the client's ``close``
+        that answers our ``disconnect`` then follows it, and gets ``closed``."""
+        if violation.envelope is None:
+            return
+        try:
+            self._check_envelope(*violation.envelope)
+        except ProtocolViolation:
+            return
+        self.last_client_seq = violation.envelope[1]
 
     def _violation(self, info: str) -> list[Effect]:
         log.warning("protocol violation", extra={"info": info})

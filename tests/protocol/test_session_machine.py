@@ -340,3 +340,16 @@ def test_the_machine_says_what_happened(machine: SessionMachine) -> None:
         "position": "PT1.04S", "parameters": {"reason": "disconnect"},
     }))  # fmt: skip
     assert closing == [Closing()]
+
+
+def test_a_refused_message_with_a_good_envelope_counts_its_seq(machine: SessionMachine) -> None:
+    client = Client(machine)
+    effects = client.text("open", {"organizationId": ORG, "media": "not a list"})  # bad parameters
+    assert sends(effects) == ["disconnect"] and client.last()["parameters"]["reason"] == "error"
+    assert sends(client.text("close", {"reason": "disconnect"})) == ["closed"]  # seq 2 follows seq 1
+    bad = Client(SessionMachine(session_id=SID, organization_id=ORG, policy=Policy()))
+    bad.open()
+    bad.seq += 5  # a seq gap is a bad envelope: it does not count
+    assert sends(bad.text("ping")) == ["disconnect"]
+    bad.seq -= 6  # the client's next message is still the one after the last good seq
+    assert sends(bad.text("close", {"reason": "disconnect"})) == ["closed"]
