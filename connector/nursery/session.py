@@ -202,9 +202,14 @@ class _Session:
             generation.cancel_scope.cancel()
             await generation.done.wait()
         if then_closed:
-            for other in list(self.live):
-                await other.done.wait()
-            self.apply(self.machine.transcription_stopped())
+            await self._closed_after_live()
+
+    async def _closed_after_live(self) -> None:
+        """Every recognizer of the session has ended (each stopping one has its own deadline):
+        their finals are in the outbox, so ``closed`` may follow them."""
+        for other in list(self.live):
+            await other.done.wait()
+        self.apply(self.machine.transcription_stopped())
 
     async def _run_generation(self, generation: Generation) -> None:
         try:
@@ -280,7 +285,7 @@ class _Session:
         generation, self.current = self.current, None
         if generation is None:
             if then_closed:
-                self.apply(self.machine.transcription_stopped())
+                self.nursery.start_soon(self._closed_after_live)
             return
         generation.stop()
         self.nursery.start_soon(self._await_stop, generation, then_closed)

@@ -42,7 +42,9 @@ class FlushTranscription:
 
 @dataclass(frozen=True, slots=True)
 class StopTranscription:
-    """End the recognizers' input; their finals follow. ``then_closed``: send ``closed`` after."""
+    """End the current recognizers' input; their finals follow. ``then_closed``: once no
+    recognizer of the session is running any more (this one, and any stopped before it), report
+    :meth:`~connector.protocol.SessionMachine.transcription_stopped`, and ``closed`` follows."""
 
     then_closed: bool
 

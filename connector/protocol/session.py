@@ -77,6 +77,7 @@ class SessionMachine:
     disconnect_sent: bool = False
     disconnect_reason: str | None = None
     transcribing: bool = False
+    ever_transcribed: bool = False
     paused_for_language: bool = False
     clock: StreamClock = field(default_factory=StreamClock)
     counters: SessionCounters = field(default_factory=SessionCounters)
@@ -274,8 +275,7 @@ class SessionMachine:
         else:
             self.state = State.ACTIVE
             if self.settings is not None:
-                self.transcribing = True
-                effects.append(StartTranscription(self.settings))
+                effects.append(self._start_transcription(self.settings))
         return effects
 
     def _refuse_open(self, reason: str, info: str) -> list[Effect]:
@@ -330,8 +330,7 @@ class SessionMachine:
             # Transcription starts when the client confirms with ``resumed``.
             return effects
         if self.state is State.ACTIVE:
-            self.transcribing = True
-            effects.append(StartTranscription(self.settings))
+            effects.append(self._start_transcription(self.settings))
         return effects
 
     def _on_paused(self, message: ClientMessage) -> list[Effect]:
@@ -350,8 +349,7 @@ class SessionMachine:
             return effects
         self.state = State.ACTIVE
         if not self.transcribing and self.settings is not None and not self.disconnect_sent:
-            self.transcribing = True
-            effects.append(StartTranscription(self.settings))
+            effects.append(self._start_transcription(self.settings))
         return effects
 
     def _on_discarded(self, message: ClientMessage) -> list[Effect]:
@@ -383,11 +381,17 @@ class SessionMachine:
             return [Backoff(seconds)]
         return []
 
+    def _start_transcription(self, settings: CallSettings) -> StartTranscription:
+        self.transcribing = self.ever_transcribed = True
+        return StartTranscription(settings)
+
     def _on_close(self, message: ClientMessage) -> list[Effect]:
         if self.state is State.CLOSING:
             return []
         self.state = State.CLOSING
-        if self.transcribing:
+        if self.ever_transcribed:
+            # Recognizers stopped earlier (``disconnect``, ``update``) may still be finishing: the
+            # runtime reports when none is left, and ``closed`` follows their finals.
             self.transcribing = False
             return [Closing(), StopTranscription(then_closed=True)]
         return [Closing(), *self._closed()]

@@ -31,7 +31,8 @@ def test_a_backlog_held_too_long_by_429s_ends_the_call_and_close_flushes_every_f
     disconnect = json.loads(machine.outbox.next(0.0, machine.last_client_seq).text)  # type: ignore[union-attr]
     assert disconnect["type"] == "disconnect" and "Rate limited" in disconnect["parameters"]["info"]
     assert machine.transcript(track, Hypothesis(11, "after", True, 11.0, 0.5, 0.9), None) == []  # asked once
-    client.receive("close", {"reason": "disconnect"})  # the client ends the call: ``closed`` is queued
+    assert client.receive("close", {"reason": "disconnect"})[-1] == StopTranscription(then_closed=True)
+    machine.transcription_stopped()  # the runtime: every recognizer has ended, so ``closed`` is queued
     sent = []
     now = 0.0
     while (item := machine.next_message(now)) is not None:

@@ -255,9 +255,10 @@ def test_odd_frame_length_disconnects(client: Client) -> None:
 
 def test_disconnect_then_close_answers_closed(client: Client) -> None:
     client.open()
-    client.deliver(client.machine.receive_binary(b"\xff"))  # odd length: disconnect
+    client.deliver(client.machine.receive_binary(b"\xff"))  # odd length: disconnect, recognizers stop
     effects = client.text("close", {"reason": "disconnect"})
-    assert sends(effects) == ["closed"]
+    assert effects == [StopTranscription(then_closed=True)] and sends(effects) == []  # their finals go first
+    assert sends(client.deliver(client.machine.transcription_stopped())) == ["closed"]
 
 
 def test_message_before_open_is_a_violation_but_close_is_accepted(machine: SessionMachine) -> None:
@@ -339,7 +340,7 @@ def test_the_machine_says_what_happened(machine: SessionMachine) -> None:
         "version": "2", "type": "close", "id": SID, "seq": client.seq + 1, "serverseq": machine.server_seq,
         "position": "PT1.04S", "parameters": {"reason": "disconnect"},
     }))  # fmt: skip
-    assert closing == [Closing()]
+    assert closing == [Closing(), StopTranscription(then_closed=True)]  # the stopped recognizers may still finish
 
 
 def test_a_refused_message_with_a_good_envelope_counts_its_seq(machine: SessionMachine) -> None:
@@ -352,4 +353,5 @@ def test_a_refused_message_with_a_good_envelope_counts_its_seq(machine: SessionM
     bad.seq += 5  # a seq gap is a bad envelope: it does not count
     assert sends(bad.text("ping")) == ["disconnect"]
     bad.seq -= 6  # the client's next message is still the one after the last good seq
-    assert sends(bad.text("close", {"reason": "disconnect"})) == ["closed"]
+    assert bad.text("close", {"reason": "disconnect"}) == [StopTranscription(then_closed=True)]
+    assert sends(bad.deliver(bad.machine.transcription_stopped())) == ["closed"]
