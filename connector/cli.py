@@ -32,8 +32,10 @@ def build_server(settings: Settings, env: Mapping[str, str]) -> ConnectorServer:
     return build_extensions(settings, env).server(settings, engines)
 
 
-async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
+async def _serve(settings: Settings, env: Mapping[str, str]) -> int:
+    """Serve until a signal; 0 after a complete drain, 128 + the signal's number when a second one cut it short."""
     server = build_server(settings, env)
+    forced: list[int] = []
     # The receiver outlives the nursery: leaving it restores the default handlers, and a
     # signal arriving during shutdown must still be ours.
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -43,11 +45,15 @@ async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
                 count = 0
                 async for signum in signals:
                     count += 1
+                    name = signal.Signals(signum).name
                     if count == 1:
-                        log.info("signal received: draining", extra={"signal": signal.Signals(signum).name})
+                        log.info("signal received: draining", extra={"signal": name})
                         server.request_stop()
-                    else:
-                        log.warning("second signal: stopping now")
+                    elif count == 2:
+                        # Stop now: sessions and their decodes are cancelled; sockets, services and
+                        # engines are still closed in the server's shielded cleanup.
+                        log.warning("second signal: stopping now", extra={"signal": name})
+                        forced.append(signum)
                         nursery.cancel_scope.cancel()
 
             async def serve(*, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
@@ -57,6 +63,7 @@ async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
             nursery.start_soon(watch_signals)
             await nursery.start(serve)  # returns once engines are loaded and the port is open
             tune_gc()
+    return 128 + forced[0] if forced else 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -70,13 +77,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not settings.api_keys:
         log.warning("CONNECTOR_ALLOW_ANONYMOUS is on: upgrades are not authenticated; do not expose this server")
     try:
-        trio.run(_serve, settings, env)
+        return trio.run(_serve, settings, env)
     except (EngineConfigError, ConfigError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,11 @@ return only the translation: no preamble, no quotes, no notes to parse away. Req
 so the factory hands it its own ``httpx2.AsyncClient`` (anyio-based, so it runs on trio and
 cancels cleanly when the pipeline's timeout fires).
 
-Retries: 429 and 5xx are retried with backoff inside :meth:`GeminiTranslator.translate`; the
-pipeline's per-utterance timeout bounds the whole, so a slow backend degrades to the fallback.
+Retries: 429, 5xx and transport errors are retried with backoff inside
+:meth:`GeminiTranslator.translate`, at most ``max_attempts`` requests in all; the pipeline's
+per-utterance timeout bounds the whole, so a slow backend degrades to the fallback. Anything else
+raises :class:`TranslationError` at once (the pipeline's fallback applies): another 4xx, a rejected
+key, output that is not the requested JSON, and JSON without a non-empty ``translation`` string.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class GeminiSettings:
     request_timeout: float = 10.0
     retry_base: float = 0.2
     retry_max: float = 2.0
+    max_attempts: int = 4  # requests per translation, the first included (a dead backend fails fast, not forever)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GeminiSettings:
@@ -112,6 +116,8 @@ class GeminiTranslator:
                 reason = f"HTTP {exc.code}"
             except httpx2.TransportError as exc:
                 reason = type(exc).__name__
+            if attempt >= self._settings.max_attempts:
+                raise TranslationError(f"Gemini failed {attempt} times (last: {reason})")
             delay = min(self._settings.retry_max, self._settings.retry_base * 2 ** (attempt - 1))
             delay = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not security
             log.info("gemini translation %s; retry %d in %.2f s", reason, attempt, delay)
@@ -131,6 +137,9 @@ def _parse(text: str | None) -> str:
     translation = value.get("translation") if isinstance(value, dict) else None
     if not isinstance(translation, str):
         raise TranslationError("Gemini's JSON has no `translation` string")
+    if not translation.strip():
+        # Sent on, an empty final would end the utterance with no words: the caller's words would be lost.
+        raise TranslationError("Gemini's translation is empty")
     return translation
 
 

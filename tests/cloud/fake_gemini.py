@@ -2,7 +2,9 @@
 
 It "translates" deterministically: every word gets the target's language code appended and the
 sentence ends with ``fin`` (so the word count changes, as real translations do). Requests can
-be held until others arrive (ordering), hang (timeouts) or fail with scripted statuses.
+be held until others arrive (ordering), hang (timeouts), fail with scripted statuses, or be
+answered with scripted model output (text that is not the requested JSON, JSON without
+``translation``) in a well-formed ``generateContent`` response.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def fake_translation(text: str, target: str) -> str:
 class FakeGemini:
     api_key: str = "gemini-test-key"
     errors: list[int] = field(default_factory=list)
+    error_message: str = "scripted"
+    outputs: list[str] = field(default_factory=list)  # the model's text for the next requests, instead of JSON
     hang_text: str | None = None  # requests whose text contains this never get an answer
     hold_text: str | None = None  # requests whose text contains this wait ...
     hold_until: str = ""  # ... until the request with this text has been answered
@@ -57,7 +61,7 @@ class FakeGemini:
             self._cond.notify_all()
             status = self.errors.pop(0) if self.errors else None
         if status is not None:
-            return _error(status, "scripted", "UNAVAILABLE")
+            return _error(status, self.error_message, _STATUS.get(status, "UNAVAILABLE"))
         text = payload["text"]
         if self.hang_text and self.hang_text in text:
             self.http.release.wait(30)
@@ -68,7 +72,13 @@ class FakeGemini:
         with self._cond:
             self.answered.append(text)
             self._cond.notify_all()
-        answer = json.dumps({"translation": fake_translation(text, payload["target_language"])})
+        with self._cond:
+            output = self.outputs.pop(0) if self.outputs else None
+        answer = (
+            output
+            if output is not None
+            else json.dumps({"translation": fake_translation(text, payload["target_language"])})
+        )
         return Reply(
             200,
             {
@@ -79,6 +89,9 @@ class FakeGemini:
                 "modelVersion": m.group(1),
             },
         )
+
+
+_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
 
 
 def _error(code: int, message: str, status: str) -> Reply:
