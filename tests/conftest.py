@@ -5,7 +5,7 @@ The harness itself is :mod:`connector.testing.server`; this file is the pytest g
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from connector.asr import EngineFactory
 from connector.testing.server import RunningServer, StartServer
 from connector.testing.server import start_server as serve
 from connector.testing.skips import skip_or_fail
-from connector.testing.speech import espeak_available
+from connector.testing.speech import SpeechUnavailable, espeak_available
 
 
 @pytest.fixture
@@ -29,6 +29,39 @@ async def start_server(nursery: trio.Nursery) -> AsyncIterator[StartServer]:
 @pytest.fixture
 async def running(start_server: StartServer) -> RunningServer:
     return await start_server()
+
+
+def _speech_missing(error: BaseException) -> str | None:
+    """Why, if ``error`` is espeak-ng missing (trio nurseries wrap it in an exception group)."""
+    if isinstance(error, SpeechUnavailable):
+        return str(error)
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            if (reason := _speech_missing(inner)) is not None:
+                return reason
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """A fixture that synthesises speech without espeak-ng: skipped here, failed under CI."""
+    try:
+        return (yield)
+    except BaseException as error:
+        if (reason := _speech_missing(error)) is not None:
+            skip_or_fail(reason)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A test that synthesises speech without espeak-ng: skipped here, failed under CI."""
+    try:
+        return (yield)
+    except BaseException as error:
+        if (reason := _speech_missing(error)) is not None:
+            skip_or_fail(reason)
+        raise
 
 
 @pytest.fixture(scope="session")

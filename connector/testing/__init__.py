@@ -9,6 +9,8 @@
 * :mod:`connector.testing.drive` — drive a recognizer as a session does; check no thread outlives a test.
 * :mod:`connector.testing.server` — a real server on 127.0.0.1, port 0, with any engine (``tests/conftest.py``
   wraps it as fixtures).
+* :mod:`connector.testing.recording` — an observer that remembers what the server counted.
+* :mod:`connector.testing.skips` — a missing prerequisite skips a test here and fails it under CI.
 * :mod:`connector.testing.contract` — the engine contract of :mod:`connector.asr.base` as checks to run
   against your own engine (README, "Adding an engine").
 

@@ -2,8 +2,10 @@
 
 Loading a model takes ~0.5 s and every test needs one, so the engine is started once (in its
 own short ``trio.run``) and shared; each test then creates fresh recognizers in its own trio
-run, exactly as server sessions do. espeak-ng is required (``apt-get install espeak-ng``):
-tests skip without it on a developer machine and fail under CI, where it must be installed.
+run, exactly as server sessions do. Tests that synthesise speech need espeak-ng
+(``apt-get install espeak-ng``): without it they skip on a developer machine and fail under CI
+(``tests/conftest.py`` turns :class:`connector.testing.speech.SpeechUnavailable` into that);
+tests that need no speech run either way.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ TEST_ENV = {
 
 
 @pytest.fixture(scope="session")
-def local_engine(speech_ready: None) -> Iterator[LocalEngine]:
+def local_engine() -> Iterator[LocalEngine]:
     engine = create_engine(TEST_ENV)
     trio.run(engine.start)
     yield engine
@@ -32,7 +34,7 @@ def local_engine(speech_ready: None) -> Iterator[LocalEngine]:
 
 
 @pytest.fixture(scope="session")
-def base_engine(speech_ready: None) -> Iterator[LocalEngine]:
+def base_engine() -> Iterator[LocalEngine]:
     """The product's default model with the default settings (loaded once, ~2 s)."""
     engine = create_engine({"LOCAL_MODEL": "base", "LOCAL_THREADS": "2", "CONNECTOR_SEND_PARTIALS": "false"})
     trio.run(engine.start)

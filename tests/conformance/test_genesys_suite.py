@@ -35,6 +35,7 @@ from connector.asr.local.config import LocalSettings
 from connector.config import Settings
 from connector.security import parse_api_keys
 from connector.testing.server import StartServer, assert_nothing_left
+from connector.testing.skips import skip_or_fail
 
 # The key pair hard-wired in the suite's run.sh, configured the way an operator would
 # (CONNECTOR_API_KEYS=key:base64secret).
@@ -48,13 +49,6 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def refsuite_dir() -> Path:
     configured = os.environ.get("AUDIOHOOK_REFSUITE")
     return Path(configured) if configured else REPO_ROOT.parent / "shared" / "refsuite"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a developer machine; under CI a missing prerequisite is a failure, never a silent skip."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def node_version() -> int | None:
