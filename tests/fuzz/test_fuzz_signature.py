@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from connector.security import Authenticator, SignatureFormatError, parse_signature, parse_signature_input
 from connector.security.signature import InnerList, Item
-from tests.security.test_authenticator_kit import (
+from tests.security.authenticator_kit import (
     API_KEY,
     CORR,
     HOST,

@@ -7,7 +7,7 @@ import pytest
 from connector.security import Authenticator, AuthResult
 from connector.security.signature import Item
 
-from .test_authenticator_kit import (
+from .authenticator_kit import (
     API_KEY,
     CORR,
     HOST,
@@ -16,7 +16,6 @@ from .test_authenticator_kit import (
     ORG,
     SESSION,
     TARGET,
-    authenticator,
     check,
     custom_signed,
     id_headers,
@@ -25,12 +24,6 @@ from .test_authenticator_kit import (
     replace,
     signed,
 )
-
-
-@pytest.fixture
-def auth() -> Authenticator:
-    return authenticator()
-
 
 # --- accepted requests ---------------------------------------------------------------------------
 

@@ -6,13 +6,12 @@ import pytest
 
 from connector.security import ApiKey, Authenticator
 
-from .test_authenticator_kit import (
+from .authenticator_kit import (
     API_KEY,
     NOW,
     ORG,
     SECRET,
     SESSION,
-    authenticator,
     check,
     custom_signed,
     params,
@@ -20,12 +19,6 @@ from .test_authenticator_kit import (
     replace,
     signed,
 )
-
-
-@pytest.fixture
-def auth() -> Authenticator:
-    return authenticator()
-
 
 # --- Audiohook ids and organizations -------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pytest
 
 from connector.security import ApiKey, Authenticator, parse_api_keys
 
-from .test_authenticator_kit import (
+from .authenticator_kit import (
     API_KEY,
     MISMATCH,
     NONCE,
@@ -16,7 +16,6 @@ from .test_authenticator_kit import (
     OPEN_KEY,
     SECRET,
     SECRET_B64,
-    authenticator,
     check,
     custom_signed,
     id_headers,
@@ -25,12 +24,6 @@ from .test_authenticator_kit import (
     replace,
     signed,
 )
-
-
-@pytest.fixture
-def auth() -> Authenticator:
-    return authenticator()
-
 
 # --- keys and secrets ----------------------------------------------------------------------------
 

@@ -8,24 +8,17 @@ import pytest
 
 from connector.security import ApiKey, Authenticator, NonceCache
 
-from .test_authenticator_kit import (
+from .authenticator_kit import (
     API_KEY,
     MISMATCH,
     NOW,
     SECRET,
-    authenticator,
     check,
     custom_signed,
     params,
     reference_items,
     signed,
 )
-
-
-@pytest.fixture
-def auth() -> Authenticator:
-    return authenticator()
-
 
 # --- nonces and replay ---------------------------------------------------------------------------
 

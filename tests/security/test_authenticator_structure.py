@@ -10,13 +10,12 @@ import pytest
 from connector.security import ApiKey, Authenticator, AuthResult
 from connector.security.signature import Item, Params
 
-from .test_authenticator_kit import (
+from .authenticator_kit import (
     API_KEY,
     HOST,
     OPEN_KEY,
     SECRET,
     TARGET,
-    authenticator,
     check,
     custom_signed,
     params,
@@ -24,12 +23,6 @@ from .test_authenticator_kit import (
     replace,
     signed,
 )
-
-
-@pytest.fixture
-def auth() -> Authenticator:
-    return authenticator()
-
 
 # --- structural policy ---------------------------------------------------------------------------
 
