@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+import trio.testing
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url, wrap_client_stream
 
 from connector.audio.codecs import encode_ulaw
 from connector.security import sign_request
+from connector.server import ConnectorServer
 from connector.simulator.builder import MessageBuilder, encode
 from connector.simulator.referee import check_sequence, decode_server_text
 from connector.vocabulary import SAMPLE_RATE
@@ -225,3 +227,21 @@ async def connect(
     hdrs = extra_headers if extra_headers is not None else headers(host, path, session_id=session_id, **header_options)
     async with open_websocket_url(f"ws://{host}{path}", extra_headers=hdrs, connect_timeout=10) as ws:
         yield RawClient(ws, session_id)
+
+
+@asynccontextmanager
+async def connect_in_memory(
+    server: ConnectorServer, api_key: str, path: str = "/audiohook"
+) -> AsyncIterator[RawClient]:
+    """A client wired to ``server`` over an in-memory stream pair: the whole server stack with no
+    socket, so a test on trio's virtual clock can check the protocol's exact time bounds."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    session_id = str(uuid.uuid4())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server.handle_stream, server_stream)
+        ws = await wrap_client_stream(
+            nursery, client_stream, "127.0.0.1", path,
+            extra_headers=headers("127.0.0.1", path, session_id=session_id, api_key=api_key),
+        )  # fmt: skip
+        yield RawClient(ws, session_id)
+        nursery.cancel_scope.cancel()

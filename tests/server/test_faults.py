@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 
 import numpy as np
 import pytest
 import trio
 import trio.testing
-import trio_websocket
 
 from connector.testing.scripted_engine import ScriptedEngine, ScriptedOptions
-from connector.testing.server import TEST_SECRET, StartServer, assert_nothing_left, live_connector_tasks
-from tests.rawclient import MONO_EXT, RawClient, connect, headers, silence, tone
+from connector.testing.server import TEST_SECRET, StartServer, assert_nothing_left
+from tests.rawclient import MONO_EXT, connect, silence, tone
 
 
 def speech_then_more(seconds_of_tail: float = 1.0) -> np.ndarray:
@@ -154,45 +152,6 @@ async def test_many_sessions_cancelled_from_outside_leave_nothing(start_server: 
         nursery.cancel_scope.cancel()
     await assert_nothing_left(running)
     assert running.server.stats.sessions_total == 20
-
-
-async def test_429_backoff_in_memory_with_autojump_clock(autojump_clock: trio.testing.MockClock) -> None:
-    """The whole server stack over memory streams, on a virtual clock: the sender waits out
-    ``retryAfter`` and then delivers every final, in order."""
-    from connector.asr import EngineRegistry
-    from connector.config import Settings
-    from connector.security import ApiKey
-    from connector.server import ConnectorServer
-
-    settings = Settings(api_keys=(ApiKey("open-key", None),), engines=("scripted",), default_engine="scripted")
-    server = ConnectorServer(settings, EngineRegistry([ScriptedEngine()], "scripted"))
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    session_id = str(uuid.uuid4())
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(server.handle_stream, server_stream)
-        ws = await trio_websocket.wrap_client_stream(
-            nursery,
-            client_stream,
-            "127.0.0.1",
-            "/audiohook",
-            extra_headers=headers("127.0.0.1", "/audiohook", session_id=session_id, api_key="open-key"),
-        )
-        client = RawClient(ws, session_id)
-        await client.open(media=[MONO_EXT])
-        await client.send("error", {"code": 429, "message": "slow down", "retryAfter": "PT3S"})
-        sent_at = trio.current_time()
-        pieces = [np.concatenate([silence(0.2), tone(0.3), silence(0.4)]) for _ in range(4)]
-        await client.audio(np.concatenate(pieces))
-        seq = await client.send("ping")
-        pong = await client.expect("pong")
-        assert pong["clientseq"] == seq and trio.current_time() - sent_at < 1  # pongs are not held back
-        await client.expect("event")
-        assert trio.current_time() - sent_at >= 3
-        await client.close()
-        nursery.cancel_scope.cancel()
-    offsets = [f["offset"] for f in client.transcripts(final=True)]
-    assert offsets == ["PT0.2S", "PT1.1S", "PT2S", "PT2.9S"]
-    assert live_connector_tasks() == []
 
 
 async def test_silent_client_is_dropped_after_the_idle_timeout(start_server: StartServer) -> None:

@@ -5,7 +5,6 @@ The protocol defines the wait (``retryAfter``), so these bounds are exact, not "
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +12,6 @@ import numpy as np
 import pytest
 import trio
 import trio.testing
-import trio_websocket
 
 from connector.asr import EngineRegistry
 from connector.config import Settings
@@ -23,7 +21,7 @@ from connector.security import ApiKey
 from connector.server import ConnectorServer
 from connector.testing.scripted_engine import ScriptedEngine
 from connector.testing.server import live_connector_tasks
-from tests.rawclient import MONO_EXT, RawClient, headers, silence, tone
+from tests.rawclient import MONO_EXT, RawClient, connect_in_memory, silence, tone
 
 EXACT = 1e-6
 
@@ -37,16 +35,8 @@ async def served(limits: SessionLimits | None = None) -> AsyncIterator[RawClient
         limits=limits or SessionLimits(),
     )
     server = ConnectorServer(settings, EngineRegistry([ScriptedEngine()], "scripted"))
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    session_id = str(uuid.uuid4())
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(server.handle_stream, server_stream)
-        ws = await trio_websocket.wrap_client_stream(
-            nursery, client_stream, "127.0.0.1", "/audiohook",
-            extra_headers=headers("127.0.0.1", "/audiohook", session_id=session_id, api_key="open-key"),
-        )  # fmt: skip
-        yield RawClient(ws, session_id)
-        nursery.cancel_scope.cancel()
+    async with connect_in_memory(server, "open-key") as client:
+        yield client
     assert live_connector_tasks() == []
 
 
@@ -72,7 +62,7 @@ async def test_events_wait_exactly_retry_after(
         await client.expect("event", limit=MAX_BACKOFF + 1)
         assert trio.current_time() - limited_at == pytest.approx(wait, abs=EXACT)
         await client.close()
-    assert len(client.transcripts(final=True)) == 2
+    assert [f["offset"] for f in client.transcripts(final=True)] == ["PT0.2S", "PT1.1S"]  # every final, in order
 
 
 async def test_a_second_429_extends_the_wait_from_when_it_arrived(autojump_clock: trio.testing.MockClock) -> None:
