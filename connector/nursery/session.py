@@ -276,6 +276,7 @@ class _Session:
             chunk_seconds=self.limits.engine_chunk,
             pipeline=self.pipeline_for(settings),
             partials=bool(settings.options.get("partialResults", self.limits.send_partials)),
+            after=[earlier.done for earlier in self.live],
         )
         self.current = generation
         self.live.add(generation)

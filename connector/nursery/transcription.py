@@ -218,6 +218,9 @@ class Generation:
     chunk_seconds: float = 0.1
     pipeline: Pipeline | None = None
     partials: bool = True
+    after: Sequence[trio.Event] = ()
+    """The ``done`` of generations still running when this one started (an ``update`` restarted
+    the recognizers): their last finals, perhaps still being translated, go before ours."""
     runs: list[ChannelRun] = field(default_factory=list)
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     done: trio.Event = field(default_factory=trio.Event)
@@ -288,6 +291,8 @@ class Generation:
     async def _deliver(self, run: ChannelRun, receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
         async with receive:
             async for hypothesis in receive:
+                for earlier in self.after:  # in spoken order: the stopped recognizers' finals first
+                    await earlier.wait()
                 self.sink(run.track, hypothesis, run.heard_at(hypothesis.start + hypothesis.duration))
                 run.delivered(hypothesis)
 

@@ -90,7 +90,7 @@ async def test_update_changes_the_target_language_mid_call(start_server: StartSe
     async with connect(running.port, secret=TEST_SECRET) as client:
         await client.open(media=[MONO_EXT], language="en-US", custom=TRANSLATED)
         await client.audio(segment)
-        await until(client, finals=1)  # (a stopped recognizer's finals are not ordered with the next one's)
+        await until(client, finals=1)
         await client.send("update", {"language": "de-DE"})
         await client.expect("updated")
         await client.audio(segment)
@@ -106,6 +106,31 @@ async def test_update_changes_the_target_language_mid_call(start_server: StartSe
         ("segment 0", ["es-ES"]),
     ]
     assert [request["payload"]["target_language"] for request in gemini.requests] == ["en-US", "de-DE"]
+    await assert_nothing_left(running)
+
+
+async def test_finals_stay_in_call_order_across_an_update_while_a_translation_is_pending(
+    start_server: StartServer, gemini: FakeGemini
+) -> None:
+    """The stopped recognizer's final still waits for its translation (here: until it times out
+    and falls back to the source text) while the new recognizer's final needs none: it must not
+    overtake. Finals reach the client in the order they were spoken."""
+    gemini.hang_text = "segment 0"  # the first final's translation never answers
+    env = translating_env(gemini, TRANSLATION_TIMEOUT_S="1.5")
+    parts = translation_parts(Settings(allow_anonymous=True), env)
+    running = await start_server(server_kwargs=vars(parts))
+    segment = np.concatenate([silence(0.2), tone(0.5), silence(0.5)])
+    async with connect(running.port, secret=TEST_SECRET) as client:
+        await client.open(media=[MONO_EXT], language="en-US", custom=TRANSLATED)
+        await client.audio(segment)
+        await client.send("update", {"language": "es-ES"})  # the spoken language: nothing to translate
+        await client.expect("updated")
+        await client.audio(segment)
+        await until(client, finals=2)
+        await client.close()
+    finals = client.transcripts(final=True)
+    assert [f["offset"] for f in finals] == ["PT0.2S", "PT1.4S"]  # spoken order, not translation order
+    assert [text_and_language(f) for f in finals] == [("segment 0", ["es-ES"]), ("segment 0", ["es-ES"])]
     await assert_nothing_left(running)
 
 
