@@ -42,26 +42,26 @@ def _speech_missing(error: BaseException) -> str | None:
     return None
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    """A fixture that synthesises speech without espeak-ng: skipped here, failed under CI."""
+def _skipping_missing_speech() -> Generator[None, None, None]:
+    """Run a test phase; espeak-ng missing becomes a skip here and a failure under CI."""
     try:
         return (yield)
     except BaseException as error:
         if (reason := _speech_missing(error)) is not None:
             skip_or_fail(reason)
         raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """A fixture that synthesises speech (``synthesize`` raises :class:`SpeechUnavailable`)."""
+    return (yield from _skipping_missing_speech())
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """A test that synthesises speech without espeak-ng: skipped here, failed under CI."""
-    try:
-        return (yield)
-    except BaseException as error:
-        if (reason := _speech_missing(error)) is not None:
-            skip_or_fail(reason)
-        raise
+    """A test that synthesises speech."""
+    return (yield from _skipping_missing_speech())
 
 
 @pytest.fixture(scope="session")
