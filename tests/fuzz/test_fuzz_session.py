@@ -103,7 +103,8 @@ class Runtime:
                 assert not self.close_received and self.machine.state is not State.CLOSED
                 self.running = True
             elif isinstance(effect, StopTranscription):
-                assert self.running, "StopTranscription without recognizers"
+                # Without running recognizers only as "tell me when the stopped ones are done" at close.
+                assert self.running or effect.then_closed, "StopTranscription without recognizers"
                 self.running = False
                 self.stop_then_closed = self.stop_then_closed or effect.then_closed
             elif isinstance(effect, Audio):
