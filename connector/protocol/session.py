@@ -7,10 +7,10 @@ no task, so every protocol rule is unit-tested directly and the trio layer
 (:mod:`connector.nursery`) stays thin.
 
 What the server sends goes into the machine's :class:`~connector.protocol.outbox.Outbox`:
-the machine queues control messages and ``closed`` there, the runtime queues transcripts there,
-and the runtime's writer takes each message out with :meth:`SessionMachine.next_message` when
-it may go (``seq`` is stamped then, because control messages overtake queued events and the
-client requires ``seq`` to grow by exactly one on the wire).
+control messages and ``closed`` from the handlers, transcripts through
+:meth:`SessionMachine.transcript`; the runtime's writer takes each message out with
+:meth:`SessionMachine.next_message` when it may go (``seq`` is stamped then, because control
+messages overtake queued events and the client requires ``seq`` to grow by one on the wire).
 
 Effects also say what happened, so the runtime keeps no flags of its own: :class:`Opened`,
 :class:`Closing`, :class:`AwaitClose`, audio counted (:class:`Audio`) and discarded
