@@ -28,7 +28,6 @@ under ours (see ``bench/other_server.py`` for what can and cannot be measured fr
 from __future__ import annotations
 
 import argparse
-import base64
 import math
 import os
 import random
@@ -55,7 +54,7 @@ from bench.load_report import (
     machine_info,
     summarise,
 )
-from bench.load_server import ServerProcess, py_spy
+from bench.load_server import BENCH_KEY, BENCH_SECRET, ServerProcess, add_server_options, bench_server_env, py_spy
 from bench.other_server import OtherServer, OtherTarget, parse_compare
 from bench.probe import cpu_busy_seconds
 from bench.runner import run_benchmark
@@ -64,9 +63,6 @@ from connector.simulator import AudioSource, CallConfig, CallResult, DiscardAt, 
 from connector.vocabulary import SAMPLE_RATE
 
 __all__ = ["StepPlan", "StepReport", "format_row", "frame_lateness", "main", "run_step", "summarise"]
-
-BENCH_KEY = "bench-key"
-BENCH_SECRET = base64.b64encode(b"benchmark-client-secret-0123456789").decode()
 
 DEFAULT_FRAME_MIX = "20:0.1,40:0.1,100:0.3,200:0.5"
 
@@ -172,15 +168,7 @@ async def run_step(
     other: OtherTarget | None = None,
 ) -> StepReport:
     """One step: a fresh server (ours, or ``other``), a warm-up, N calls, measurements, a stop."""
-    env = {
-        "CONNECTOR_HOST": "127.0.0.1",
-        "CONNECTOR_PORT": "0",
-        "CONNECTOR_API_KEYS": f"{BENCH_KEY}:{BENCH_SECRET}",
-        "CONNECTOR_ENGINES": "null",
-        "CONNECTOR_DEFAULT_ENGINE": "null",
-        "CONNECTOR_METRICS": "true",
-        **server_env,
-    }
+    env = bench_server_env("null", server_env)
     token = env.get("CONNECTOR_METRICS_TOKEN") or None
     server: ServerProcess | OtherServer
     secret: str | None
@@ -274,10 +262,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--control-share", type=float, default=0.2, help="share of calls with pause/discard/update")
     p.add_argument("--ping-interval", type=float, default=5.0)
     p.add_argument("--engine", default="null", help="engine the server runs (null = protocol path only)")
-    p.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to (taskset)")
-    p.add_argument("--client-cpu", type=int, default=1, help="CPU this load generator is pinned to")
-    p.add_argument("--no-pin", action="store_true", help="do not pin either process")
-    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server setting")
+    add_server_options(p)
     p.add_argument("--wav", help="audio to stream (looped); default a quiet tone (enough for the null engine)")
     p.add_argument("--stop-after-fail", action="store_true", help="stop at the first failing step")
     p.add_argument("--json", help="write the full report here")

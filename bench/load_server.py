@@ -7,12 +7,14 @@ SIGTERM so that its drain is measured too. ``py_spy`` samples it during the stea
 
 from __future__ import annotations
 
+import argparse
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -21,9 +23,48 @@ import trio
 
 from bench.probe import Metrics, ProcSample, sample_process, scrape
 
-__all__ = ["REPO", "ServerProcess", "py_spy"]
+__all__ = [
+    "BENCH_KEY",
+    "BENCH_SECRET",
+    "REPO",
+    "ServerProcess",
+    "add_server_options",
+    "bench_server_env",
+    "py_spy",
+]
 
 REPO = Path(__file__).resolve().parent.parent
+BENCH_KEY = "bench-key"
+BENCH_SECRET = base64.b64encode(b"benchmark-client-secret-0123456789").decode()
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark has for the server it starts and for where the two processes run."""
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to (taskset)")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU this load generator is pinned to")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin either process")
+    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server setting")
+
+
+def bench_server_env(engine: str, *settings: Mapping[str, str], extra: Sequence[str] = ()) -> dict[str, str]:
+    """The environment of a benchmark's server: loopback on a free port, the bench key, metrics on,
+    ``engine``, then ``settings`` and the ``--server-env KEY=VALUE`` items in ``extra`` (last wins)."""
+    env = {
+        "CONNECTOR_HOST": "127.0.0.1",
+        "CONNECTOR_PORT": "0",
+        "CONNECTOR_API_KEYS": f"{BENCH_KEY}:{BENCH_SECRET}",
+        "CONNECTOR_ENGINES": engine,
+        "CONNECTOR_DEFAULT_ENGINE": engine,
+        "CONNECTOR_METRICS": "true",
+    }
+    for more in settings:
+        env.update(more)
+    for item in extra:
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise SystemExit(f"--server-env {item!r}: expected KEY=VALUE")
+        env[key] = value
+    return env
 
 
 @dataclass

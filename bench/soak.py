@@ -47,9 +47,8 @@ import numpy as np
 import trio
 
 from bench.light_client import LightDriver
-from bench.load import BENCH_KEY, BENCH_SECRET
 from bench.load_report import machine_info
-from bench.load_server import ServerProcess
+from bench.load_server import BENCH_KEY, BENCH_SECRET, ServerProcess, add_server_options, bench_server_env
 from bench.runner import run_benchmark
 from bench.soak_sampling import Sample, figures, full_collection, samples_json, take_sample
 from connector.simulator import AudioSource, CallConfig, CallResult, run_call
@@ -180,17 +179,12 @@ class Soak:
 
 
 async def _run(args: argparse.Namespace, log: IO[bytes] | None) -> dict[str, Any]:
-    env = {
-        "CONNECTOR_HOST": "127.0.0.1",
-        "CONNECTOR_PORT": "0",
-        "CONNECTOR_API_KEYS": f"{BENCH_KEY}:{BENCH_SECRET}",
-        "CONNECTOR_ENGINES": args.engine,
-        "CONNECTOR_DEFAULT_ENGINE": args.engine,
-        "CONNECTOR_METRICS": "true",
-        **({} if args.engine == "null" else {"LOCAL_MODEL": args.model}),
-        **({"BENCH_GC_STATS": "1"} if args.gc_route else {}),
-        **dict(item.split("=", 1) for item in args.server_env),
-    }
+    env = bench_server_env(
+        args.engine,
+        {} if args.engine == "null" else {"LOCAL_MODEL": args.model},
+        {"BENCH_GC_STATS": "1"} if args.gc_route else {},
+        extra=args.server_env,
+    )
     server_cpu = None if args.no_pin else args.server_cpu
     server = await ServerProcess.start(env, server_cpu, log)
     calibration: list[dict[str, Any]] | None = None
@@ -340,10 +334,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--gc-route", action="store_true",
                    help="serve /debug/gc: count gc-tracked objects per sample, one full collection once idle "
                    "(diagnosis only: the reads disturb the server's memory)")
-    p.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to (taskset)")
-    p.add_argument("--client-cpu", type=int, default=1, help="CPU this load generator is pinned to")
-    p.add_argument("--no-pin", action="store_true", help="do not pin either process")
-    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server setting")
+    add_server_options(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", help="write the full report (with every sample) here")
     p.add_argument("--server-log", help="append the server's log here (default: discarded)")

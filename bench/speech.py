@@ -46,7 +46,8 @@ import numpy as np
 import trio
 
 from bench.conversation import Conversation, Utterance, build_conversation
-from bench.load import BENCH_KEY, BENCH_SECRET, ServerProcess, machine_info
+from bench.load_report import machine_info
+from bench.load_server import BENCH_KEY, BENCH_SECRET, ServerProcess, add_server_options, bench_server_env
 from bench.probe import Metrics, ProcSample, cpu_busy_seconds, sample_process, scrape
 from bench.runner import run_benchmark
 from bench.speech_score import Score, score
@@ -83,16 +84,7 @@ async def run_step(args: argparse.Namespace, channels: int, partials: bool, log:
     calls = channels // 2
     rng = random.Random(args.seed)
     conversations = [build_conversation(rng, args.seconds) for _ in range(calls)]
-    env = {
-        "CONNECTOR_HOST": "127.0.0.1",
-        "CONNECTOR_PORT": "0",
-        "CONNECTOR_API_KEYS": f"{BENCH_KEY}:{BENCH_SECRET}",
-        "CONNECTOR_ENGINES": args.engine,
-        "CONNECTOR_DEFAULT_ENGINE": args.engine,
-        "CONNECTOR_METRICS": "true",
-        "LOCAL_MODEL": args.model,
-        **dict(item.split("=", 1) for item in args.server_env),
-    }
+    env = bench_server_env(args.engine, {"LOCAL_MODEL": args.model}, extra=args.server_env)
     server_cpu = None if args.no_pin else args.server_cpu
     server = await ServerProcess.start(env, server_cpu, log)
     try:
@@ -217,10 +209,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ramp", type=float, default=5.0, help="calls start spread over this many seconds")
     p.add_argument("--frame-ms", type=int, default=200, help="frame size (Genesys sends 200 ms)")
     p.add_argument("--checkpoint", type=float, default=5.0)
-    p.add_argument("--server-cpu", type=int, default=0)
-    p.add_argument("--client-cpu", type=int, default=1)
-    p.add_argument("--no-pin", action="store_true")
-    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE")
+    add_server_options(p)
     p.add_argument("--stop-after-fail", action="store_true")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", help="write the full report here")
