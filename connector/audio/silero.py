@@ -41,7 +41,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
+
+# onnxruntime otherwise writes a device id and a usage database under ~/.cache/Microsoft at every
+# start (and complains in a read-only container): a server has no business doing either. An
+# operator who wants it can set ORT_DISABLE_TELEMETRY=0.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # after the setting above: it is read when onnxruntime is imported
 
 from ..vocabulary import SAMPLE_RATE
 
