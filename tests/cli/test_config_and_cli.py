@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from connector.config import ConfigError, Settings, load_environment
 from connector.testing.server import TEST_SECRET, RunningServer
 from tests.rawclient import MONO_EXT, connect, silence, tone
+from tests.served_process import serving
 from tests.server.test_handshake import http_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,34 +85,12 @@ async def test_no_transcript_text_or_audio_in_info_logs(
 
 async def test_cli_serves_and_drains_on_sigterm(tmp_path: Path) -> None:
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CONNECTOR_HOST": "127.0.0.1",
-        "CONNECTOR_PORT": "0",
-        "CONNECTOR_API_KEYS": f"test-key:{TEST_SECRET}",
         "CONNECTOR_ENGINES": "connector.testing.scripted_engine:create_engine",
         "CONNECTOR_DEFAULT_ENGINE": "scripted",
         "CONNECTOR_DRAIN_TIMEOUT": "5",
-        "CONNECTOR_LOG_FORMAT": "json",
     }
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "connector", "serve", "--env-file", str(tmp_path / "none.env")],
-        env=env,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-    )
-    assert process.stderr is not None
-    buffer = b""
-    port = None
-    try:
-        with trio.fail_after(30):
-            while port is None:
-                chunk = await process.stderr.receive_some()
-                assert chunk, f"server exited early: {buffer.decode()}"
-                buffer += chunk
-                for line in buffer.decode().splitlines():
-                    if line.startswith("{") and '"listening"' in line:
-                        port = json.loads(line)["port"]
+    async with serving(tmp_path, env) as served:
+        port, process = served.port, served.process
         async with connect(port, secret=TEST_SECRET) as client:
             await client.open(media=[MONO_EXT])
             status, headers, body = await http_request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -124,10 +102,6 @@ async def test_cli_serves_and_drains_on_sigterm(tmp_path: Path) -> None:
             await client.close()
         with trio.fail_after(20):
             code = await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     assert code == 0
     assert [f["offset"] for f in client.transcripts(final=True)] == ["PT0.2S"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -163,20 +163,16 @@ def test_call_and_pipeline_settings() -> None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeGemini]:
-    server = FakeGemini()
-    http = server.start()
-    yield server
-    http.stop()
-
-
-@pytest.fixture
-async def gemini(fake: FakeGemini) -> AsyncIterator[Any]:
+async def gemini(gemini_server: FakeGemini) -> AsyncIterator[Any]:
     before = set(threading.enumerate())
     factories: list[GeminiTranslatorFactory] = []
 
     async def make(**extra: str) -> GeminiTranslatorFactory:
-        env = {"GEMINI_API_KEY": fake.api_key, "GEMINI_BASE_URL": fake.http.url, "GEMINI_TIMEOUT_S": "5"}
+        env = {
+            "GEMINI_API_KEY": gemini_server.api_key,
+            "GEMINI_BASE_URL": gemini_server.http.url,
+            "GEMINI_TIMEOUT_S": "5",
+        }
         env.update(extra)
         factory = load_translator("gemini", env)
         assert isinstance(factory, GeminiTranslatorFactory)
@@ -190,12 +186,12 @@ async def gemini(fake: FakeGemini) -> AsyncIterator[Any]:
     assert_threads_settle(before)
 
 
-async def test_gemini_returns_only_the_translation(fake: FakeGemini, gemini: Any) -> None:
+async def test_gemini_returns_only_the_translation(gemini_server: FakeGemini, gemini: Any) -> None:
     factory = await gemini()
     factory.check({"translationModel": "gemini-2.5-flash-lite"})
     translator = factory.create({"translationModel": "gemini-2.5-flash-lite"})
     assert await translator.translate("bonjour tout", "fr-FR", "de-DE") == "bonjour-de tout-de fin"
-    request = fake.requests[0]
+    request = gemini_server.requests[0]
     assert request["model"] == "gemini-2.5-flash-lite"
     assert request["payload"] == {"source_language": "fr-FR", "target_language": "de-DE", "text": "bonjour tout"}
     config = request["body"]["generationConfig"]
@@ -205,9 +201,12 @@ async def test_gemini_returns_only_the_translation(fake: FakeGemini, gemini: Any
     assert "Return only the translation" in request["body"]["systemInstruction"]["parts"][0]["text"]
 
 
-async def test_gemini_pipeline_keeps_order_and_falls_back_on_a_hung_request(fake: FakeGemini, gemini: Any) -> None:
-    fake.hold_text, fake.hold_until = "first", "last"  # the first answer waits until the last is answered
-    fake.hang_text = "stuck"
+async def test_gemini_pipeline_keeps_order_and_falls_back_on_a_hung_request(
+    gemini_server: FakeGemini, gemini: Any
+) -> None:
+    gemini_server.hold_text = "first"  # the first answer waits until the last is answered
+    gemini_server.hold_until = "last"
+    gemini_server.hang_text = "stuck"
     factory = await gemini()
     counters = TranslationCounters()
     items = [final(0, "first one"), final(1, "second"), final(2, "stuck here"), final(3, "last")]
@@ -219,19 +218,19 @@ async def test_gemini_pipeline_keeps_order_and_falls_back_on_a_hung_request(fake
         (2, "stuck here"),
         (3, "last-fr fin"),
     ]
-    assert fake.answered.index("first one") > fake.answered.index("last")  # answered out of order
+    assert gemini_server.answered.index("first one") > gemini_server.answered.index("last")  # answered out of order
     assert (counters.translated, counters.timeouts, counters.fallbacks) == (3, 1, 1)
 
 
-async def test_gemini_retries_429_and_5xx(fake: FakeGemini, gemini: Any) -> None:
-    fake.errors = [429, 503]
+async def test_gemini_retries_429_and_5xx(gemini_server: FakeGemini, gemini: Any) -> None:
+    gemini_server.errors = [429, 503]
     factory = await gemini()
     with trio.fail_after(10):
         assert await factory.create({}).translate("hola", "es-ES", "en-US") == "hola-en fin"
-    assert len(fake.requests) == 3
+    assert len(gemini_server.requests) == 3
 
 
-async def test_gemini_reports_what_to_fix(fake: FakeGemini, gemini: Any) -> None:
+async def test_gemini_reports_what_to_fix(gemini_server: FakeGemini, gemini: Any) -> None:
     wrong = await gemini(GEMINI_API_KEY="not-the-key")
     with pytest.raises(TranslatorConfigError, match="rejected GEMINI_API_KEY"):
         wrong.check({})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import trio
@@ -30,17 +30,9 @@ def spoken(u: int, text: str, start: float = 0.0) -> Hypothesis:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeGemini]:
-    server = FakeGemini()
-    http = server.start()
-    yield server
-    http.stop()
-
-
-@pytest.fixture
-async def translator(fake: FakeGemini) -> AsyncIterator[GeminiTranslator]:
+async def translator(gemini_server: FakeGemini) -> AsyncIterator[GeminiTranslator]:
     before = set(threading.enumerate())
-    env = {"GEMINI_API_KEY": fake.api_key, "GEMINI_BASE_URL": fake.http.url, "GEMINI_TIMEOUT_S": "5"}
+    env = {"GEMINI_API_KEY": gemini_server.api_key, "GEMINI_BASE_URL": gemini_server.http.url, "GEMINI_TIMEOUT_S": "5"}
     factory = load_translator("gemini", env)
     assert isinstance(factory, GeminiTranslatorFactory)
     await factory.start()
@@ -67,30 +59,30 @@ async def translate(translator: GeminiTranslator, text: str = "hola amigo") -> s
     ],
 )
 async def test_a_non_retryable_4xx_fails_at_once(
-    fake: FakeGemini, translator: GeminiTranslator, status: int, message: str, expected: str
+    gemini_server: FakeGemini, translator: GeminiTranslator, status: int, message: str, expected: str
 ) -> None:
-    fake.errors, fake.error_message = [status], message
+    gemini_server.errors, gemini_server.error_message = [status], message
     with pytest.raises(TranslationError, match=expected):
         await translate(translator)
-    assert len(fake.requests) == 1  # not retried
+    assert len(gemini_server.requests) == 1  # not retried
 
 
 @pytest.mark.parametrize("statuses", [[503] * 8, [429] * 8, [500, 429, 502, 503, 504]])
 async def test_retries_end_after_max_attempts(
-    fake: FakeGemini, translator: GeminiTranslator, statuses: list[int]
+    gemini_server: FakeGemini, translator: GeminiTranslator, statuses: list[int]
 ) -> None:
-    fake.errors = list(statuses)
+    gemini_server.errors = list(statuses)
     with pytest.raises(TranslationError, match=r"Gemini failed 4 times \(last: HTTP (5\d\d|429)\)"):
         await translate(translator)
-    assert len(fake.requests) == 4
+    assert len(gemini_server.requests) == 4
 
 
 async def test_a_retry_that_succeeds_within_the_attempts_is_a_translation(
-    fake: FakeGemini, translator: GeminiTranslator
+    gemini_server: FakeGemini, translator: GeminiTranslator
 ) -> None:
-    fake.errors = [503, 429, 500]
+    gemini_server.errors = [503, 429, 500]
     assert await translate(translator) == fake_translation("hola amigo", "en-US")
-    assert len(fake.requests) == 4
+    assert len(gemini_server.requests) == 4
 
 
 @pytest.mark.parametrize(
@@ -107,18 +99,18 @@ async def test_a_retry_that_succeeds_within_the_attempts_is_a_translation(
     ],
 )
 async def test_output_that_is_not_a_translation_fails(
-    fake: FakeGemini, translator: GeminiTranslator, output: str, expected: str
+    gemini_server: FakeGemini, translator: GeminiTranslator, output: str, expected: str
 ) -> None:
-    fake.outputs = [output]
+    gemini_server.outputs = [output]
     with pytest.raises(TranslationError, match=expected):
         await translate(translator)
-    assert len(fake.requests) == 1  # a model's bad answer is not retried
+    assert len(gemini_server.requests) == 1  # a model's bad answer is not retried
 
 
 @pytest.mark.parametrize("failure", ["4xx", "exhausted", "not json", "no key", "empty"])
 @pytest.mark.parametrize("fallback", [Fallback.SOURCE, Fallback.SKIP])
 async def test_the_call_gets_the_fallback(
-    fake: FakeGemini, translator: GeminiTranslator, failure: str, fallback: Fallback
+    gemini_server: FakeGemini, translator: GeminiTranslator, failure: str, fallback: Fallback
 ) -> None:
     """Utterance 1 fails; 0 and 2 are translated; the order holds and the failure is counted as an error."""
     errors = {"4xx": [400], "exhausted": [503] * 4}
@@ -134,8 +126,8 @@ async def test_the_call_gets_the_fallback(
         async def translate(self, text: str, source: str, target: str) -> str:
             self.calls += 1
             if text == "dos tres":
-                fake.errors = list(errors.get(failure, []))
-                fake.outputs = list(outputs.get(failure, []))
+                gemini_server.errors = list(errors.get(failure, []))
+                gemini_server.outputs = list(outputs.get(failure, []))
             return await translator.translate(text, source, target)
 
     scripted = FailSecond()

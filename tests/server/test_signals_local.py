@@ -18,10 +18,7 @@ running in worker threads whenever a signal lands.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -37,6 +34,8 @@ from connector.testing.server import TEST_SECRET
 from connector.testing.speech import silence, synthesize, word_error_rate
 from connector.vocabulary import SAMPLE_RATE
 from tests.rawclient import STEREO, RawClient, connect, interleave
+from tests.served_process import Served
+from tests.served_process import serving as serve_process
 from tests.server.test_handshake import http_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,81 +51,18 @@ SENTENCES = (
 )
 
 
-@dataclass
-class Served:
-    """The server process and what it logged (JSON lines), read as it goes."""
-
-    process: trio.Process
-    records: list[dict[str, Any]] = field(default_factory=list)
-    port: int = 0
-    _waiting: dict[str, trio.Event] = field(default_factory=dict)
-
-    def logged(self, message: str) -> trio.Event:
-        """Set once a record with this message has been logged."""
-        if message not in self._waiting:
-            self._waiting[message] = trio.Event()
-            if any(r.get("msg") == message for r in self.records):
-                self._waiting[message].set()
-        return self._waiting[message]
-
-    def messages(self) -> list[str]:
-        return [str(r.get("msg")) for r in self.records]
-
-    async def read_log(self) -> None:
-        assert self.process.stderr is not None
-        buffer = b""
-        async for chunk in self.process.stderr:
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    record = {"msg": line.decode(errors="replace"), "raw": True}
-                self.records.append(record)
-                event = self._waiting.get(str(record.get("msg")))
-                if event is not None:
-                    event.set()
-
-
 @asynccontextmanager
 async def serving(tmp_path: Path, **env: str) -> AsyncIterator[Served]:
-    """``python -m connector serve`` with the local engine on a free port; killed if a test leaves it running."""
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CONNECTOR_HOST": "127.0.0.1",
-        "CONNECTOR_PORT": "0",
-        "CONNECTOR_API_KEYS": f"test-key:{TEST_SECRET}",
-        "CONNECTOR_LOG_FORMAT": "json",
+    """The CLI with the local engine (``tiny.en``, partials on) on a free port."""
+    local = {
         "CONNECTOR_WORKER_THREADS": "2",
         "LOCAL_MODEL": "tiny.en",
         "LOCAL_THREADS": "1",
         "LOCAL_PARTIAL_INTERVAL": "0.5",
         "CONNECTOR_SEND_PARTIALS": "true",
-        **env,
     }
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "connector", "serve", "--env-file", str(tmp_path / "none.env")],
-        env=environment,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-    )
-    served = Served(process)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(served.read_log)
-            with trio.fail_after(60):  # model load and warm-up
-                await served.logged("listening").wait()
-            served.port = int(next(r["port"] for r in served.records if r.get("msg") == "listening"))
-            yield served
-            with trio.fail_after(10):
-                await process.wait()  # the log reader ends with the process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            with trio.CancelScope(shield=True):
-                await process.wait()
+    async with serve_process(tmp_path, {**local, **env}, startup=60) as served:
+        yield served
 
 
 @dataclass
