@@ -290,9 +290,9 @@ class Generation:
 
     async def _deliver(self, run: ChannelRun, receive: trio.MemoryReceiveChannel[Hypothesis]) -> None:
         async with receive:
+            for earlier in self.after:  # in spoken order: the stopped recognizers' finals first
+                await earlier.wait()  # (meanwhile our results wait in the channel)
             async for hypothesis in receive:
-                for earlier in self.after:  # in spoken order: the stopped recognizers' finals first
-                    await earlier.wait()
                 self.sink(run.track, hypothesis, run.heard_at(hypothesis.start + hypothesis.duration))
                 run.delivered(hypothesis)
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..vocabulary import Hypothesis
-from .messages import ServerMessage, encode_envelope
+from .messages import ServerMessage, encode_envelope, encode_server_message
 from .token_bucket import TokenBucket
 from .transcript import split_hypothesis, transcript_entity, utf16_units
 
@@ -248,7 +248,7 @@ class Outbox:
             self._end_wait(now)
             self._bucket.take(now)
             message = self._control.popleft()
-            return self._stamp(message.type, _parameters(message), clientseq, message.clientseq)
+            return self._stamp(message, clientseq)
         if self._events:
             ready_at = max(self._bucket.ready_at(now), self._backoff_until)
             if ready_at > now:
@@ -261,15 +261,15 @@ class Outbox:
             self.observer.sender_queue_depth(-len(batch))
             if len(batch) > 1:
                 self.observer.backpressure("events_batched", len(batch))
-            entities = ",".join(queued.text for queued in batch)
-            return self._stamp(
-                "event", '{"entities":[' + entities + "]}", clientseq, None, tuple(q.carried for q in batch)
-            )
+            self.seq += 1
+            entities = '{"entities":[' + ",".join(queued.text for queued in batch) + "]}"
+            text = encode_envelope("event", self.session_id, self.seq, clientseq, entities)
+            return Outgoing("event", text, tuple(queued.carried for queued in batch))
         if self._last is not None:
             self._end_wait(now)
             last, self._last = self._last, None
             self.finished = True
-            return self._stamp(last.type, _parameters(last), clientseq, last.clientseq)
+            return self._stamp(last, clientseq)
         return None
 
     @property
@@ -287,12 +287,10 @@ class Outbox:
 
     # -------------------------------------------------------------- internals
 
-    def _stamp(
-        self, kind: str, parameters: str, clientseq: int, echo: int | None, carried: tuple[Carried, ...] = ()
-    ) -> Outgoing:
+    def _stamp(self, message: ServerMessage, clientseq: int) -> Outgoing:
         self.seq += 1
-        text = encode_envelope(kind, self.session_id, self.seq, clientseq if echo is None else echo, parameters)
-        return Outgoing(kind, text, carried)
+        text = encode_server_message(message, session_id=self.session_id, seq=self.seq, clientseq=clientseq)
+        return Outgoing(message.type, text)
 
     def _end_wait(self, now: float) -> None:
         if self._waiting is not None:
@@ -378,8 +376,4 @@ class Outbox:
         self._finals -= sum(queued.is_final for queued in batch)
         if not self._events:
             self._catching_up = False
-
-
-def _parameters(message: ServerMessage) -> str:
-    return json.dumps(dict(message.parameters), separators=(",", ":"), ensure_ascii=False)
 

@@ -133,7 +133,7 @@ class SessionMachine:
     def transcription_stopped(self) -> list[Effect]:
         """The runtime reports that recognizers finished after a :class:`StopTranscription`."""
         if self.state is State.CLOSING:
-            return self._closed()
+            self.outbox.closed()  # after every final queued so far
         return []
 
     def engine_failed(self, info: str) -> list[Effect]:
@@ -394,11 +394,8 @@ class SessionMachine:
             # runtime reports when none is left, and ``closed`` follows their finals.
             self.transcribing = False
             return [Closing(), StopTranscription(then_closed=True)]
-        return [Closing(), *self._closed()]
-
-    def _closed(self) -> list[Effect]:
         self.outbox.closed()
-        return []
+        return [Closing()]
 
 
 
