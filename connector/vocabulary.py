@@ -60,3 +60,6 @@ class Hypothesis:
     words: Sequence[Word] = ()
     language: str | None = None
     timing: str = "engine"
+    source_text: str | None = None
+    """For a translation: what was said (``text`` is the translation, ``language`` its language)."""
+    source_language: str | None = None

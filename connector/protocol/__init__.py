@@ -1,6 +1,7 @@
 """The AudioHook protocol, sans-IO: messages, durations, media choice, transcripts, the outbox, session."""
 
 from .call import CallSettings, SessionPolicy
+from .control import ControlRequest
 from .durations import DurationError, format_duration, parse_duration
 from .effects import (
     Audio,
@@ -44,6 +45,7 @@ __all__ = [
     "Carried",
     "ClientMessage",
     "Closing",
+    "ControlRequest",
     "Discarded",
     "DurationError",
     "Effect",

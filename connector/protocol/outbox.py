@@ -36,9 +36,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..vocabulary import Hypothesis
 from .messages import ServerMessage, encode_envelope, encode_server_message
@@ -92,12 +92,18 @@ class Track:
 
 @dataclass(frozen=True, slots=True)
 class Carried:
-    """One transcript entity in an outgoing ``event``: for metrics once it is written."""
+    """One transcript entity in an outgoing ``event``: for metrics and the transcript store once
+    it is written."""
 
     engine: str
     is_final: bool
     heard_at: float | None
     """When the audio that ends the transcript arrived (the runtime's clock), if known."""
+    data: Mapping[str, Any] | None = None
+    """A final's entity ``data`` exactly as sent (``None`` for partials, which are not stored)."""
+    source_text: str | None = None
+    """A translated final's original text (:attr:`Hypothesis.source_text`)."""
+    source_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +226,12 @@ class Outbox:
             return 0  # nothing was said after all: no empty utterance for analytics
         carried = Carried(track.engine, hypothesis.is_final, heard_at)
         entities = self._entities(track, hypothesis, utterance_id, 0)
-        for entity_id, text, units in entities:
+        for entity_id, text, units, data in entities:
+            if hypothesis.is_final:
+                carried = Carried(
+                    track.engine, True, heard_at, data, hypothesis.source_text,
+                    hypothesis.source_language or (track.language if hypothesis.source_text is not None else None),
+                )  # fmt: skip
             self._enqueue(_Queued(entity_id, hypothesis.is_final, text, units, carried))
         self.news = self.news or bool(entities)
         return len(entities)
@@ -300,8 +311,8 @@ class Outbox:
 
     def _entities(
         self, track: Track, hypothesis: Hypothesis, utterance_id: str, depth: int
-    ) -> list[tuple[str, str, int]]:
-        """``(id, JSON text, UTF-16 units)`` of each entity, each under the size limit."""
+    ) -> list[tuple[str, str, int, Mapping[str, Any]]]:
+        """``(id, JSON text, UTF-16 units, data)`` of each entity, each under the size limit."""
         entity = transcript_entity(
             hypothesis,
             utterance_id=utterance_id,
@@ -312,10 +323,10 @@ class Outbox:
         text = json.dumps(entity, separators=(",", ":"), ensure_ascii=False)
         units = utf16_units(text)
         if units <= self.max_units:
-            return [(utterance_id, text, units)]
+            return [(utterance_id, text, units, entity["data"])]
         if not hypothesis.is_final or depth > _MAX_SPLIT_DEPTH:
             return []
-        parts: list[tuple[str, str, int]] = []
+        parts: list[tuple[str, str, int, Mapping[str, Any]]] = []
         for index, part in enumerate(split_hypothesis(hypothesis, self.max_units)):
             parts += self._entities(track, part, utterance_id if index == 0 else self.new_id(), depth + 1)
         return parts

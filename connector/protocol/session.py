@@ -28,6 +28,7 @@ from ..audio.codecs import decode_channels
 from ..audio.timeline import StreamClock
 from ..vocabulary import SAMPLE_RATE, Hypothesis
 from .call import CallSettings, SessionPolicy, language_choice
+from .control import ControlRequest, controlled_settings
 from .durations import parse_duration
 from .effects import (
     Audio,
@@ -82,6 +83,12 @@ class SessionMachine:
     clock: StreamClock = field(default_factory=StreamClock)
     counters: SessionCounters = field(default_factory=SessionCounters)
     last_client_seq: int = 0
+    transcription_allowed: bool = True
+    """Whether audio may be transcribed now: ``False`` from the start with
+    ``CONNECTOR_TRANSCRIBE=on-start``, then as the control API says (:meth:`control`)."""
+    control_version: int = 0
+    """The last control request applied (versions only grow)."""
+    participant: dict[str, Any] = field(default_factory=dict)
     outbox: Outbox = None  # type: ignore[assignment]  # set in __post_init__ unless given
     """Where everything the server sends waits to go (the runtime passes one with its limits)."""
 
@@ -138,6 +145,32 @@ class SessionMachine:
 
     def engine_failed(self, info: str) -> list[Effect]:
         return self.disconnect("error", info)
+
+    def control(self, request: ControlRequest) -> list[Effect]:
+        """The control API's start or stop (each version once, in order). A stop ends the current
+        recognizers (their finals still go); a start begins new ones where the stream is now, with
+        the request's language, engine and options if it gave any (a change restarts them)."""
+        if request.version <= self.control_version:
+            return []
+        self.control_version = request.version
+        self.transcription_allowed = request.start
+        effects: list[Effect] = []
+        if not request.start or self.settings is None or self.disconnect_sent or self.state is State.CLOSING:
+            if self.transcribing and not request.start:
+                self.transcribing = False
+                effects.append(StopTranscription(then_closed=False))
+            return effects
+        settings = controlled_settings(self.policy, self.settings, request)
+        if isinstance(settings, str):
+            log.warning("control request not applied", extra={"info": settings})
+            settings = self.settings
+        if self.transcribing and settings != self.settings:
+            self.transcribing = False
+            effects.append(StopTranscription(then_closed=False))
+        self.settings = settings
+        if self.state is State.ACTIVE and not self.transcribing and not self.paused_for_language:
+            effects.append(self._start_transcription(settings))
+        return effects
 
     # --------------------------------------------------------------- receiving
 
@@ -227,6 +260,7 @@ class SessionMachine:
         params = message.parameters
         self.conversation_id = str(params["conversationId"])
         participant = params.get("participant") or {}
+        self.participant = dict(participant) if isinstance(participant, dict) else {}
         self.is_probe = self.conversation_id == NIL_UUID and participant.get("id") in (NIL_UUID, None)
         self.clock.resync(message.position, tolerance=0.0)
 
@@ -274,7 +308,7 @@ class SessionMachine:
             self.paused_for_language = True
         else:
             self.state = State.ACTIVE
-            if self.settings is not None:
+            if self.settings is not None and self.transcription_allowed:
                 effects.append(self._start_transcription(self.settings))
         return effects
 
@@ -329,7 +363,7 @@ class SessionMachine:
             self._send("resume", {})
             # Transcription starts when the client confirms with ``resumed``.
             return effects
-        if self.state is State.ACTIVE:
+        if self.state is State.ACTIVE and self.transcription_allowed:
             effects.append(self._start_transcription(self.settings))
         return effects
 
@@ -348,7 +382,8 @@ class SessionMachine:
             self._send("pause", {})
             return effects
         self.state = State.ACTIVE
-        if not self.transcribing and self.settings is not None and not self.disconnect_sent:
+        allowed = self.transcription_allowed and not self.disconnect_sent
+        if not self.transcribing and self.settings is not None and allowed:
             effects.append(self._start_transcription(self.settings))
         return effects
 

@@ -152,6 +152,8 @@ def translated_hypothesis(source: Hypothesis, text: str, target: str) -> Hypothe
         words=tuple(words),
         language=target,
         timing=SPREAD,
+        source_text=source.text,
+        source_language=source.language,
     )
 
 
