@@ -3,10 +3,14 @@
     simulate ws://127.0.0.1:8080/audiohook --wav call.wav --api-key K --client-secret B64
     simulate wss://host/path --probe --api-key K --json
     simulate ws://... --wav call.wav --sessions 50 --ramp-up 10 --speed 1 --json
+    simulate --demo [URL]
 
 Transcripts are printed as they arrive (channel, offset, final/partial, text), then a summary.
 The exit status is 0 only if every call opened, closed cleanly and saw no protocol error.
 Without ``--wav`` the call streams silence for ``--duration`` seconds (10 by default).
+``--demo`` plays the built-in two-party call (``connector/simulator/demo/``) to ``URL`` (default
+``ws://127.0.0.1:8080/audiohook``), prints the conversation id it uses, and after the call the
+command that fetches its transcript from the control API (``--api-port``, default 8081).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any, TextIO
 import trio
 
 from .config import CallConfig, DiscardAt, ErrorAt, Injection, PauseAt, UpdateAt
-from .load import run_load
-from .result import Transcript
+from .demo import DEFAULT_API_PORT, DEMO_URL, demo_source, transcript_command
+from .load import LoadResult, run_load
+from .result import CallResult, Transcript
 from .source import AudioSource
 from .wav import WavError
 
@@ -81,8 +86,13 @@ def _json_object(value: str) -> dict[str, Any]:
 
 def build_parser(prog: str = "audiohook-connector simulate") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Simulate Genesys AudioHook calls against a server.")
-    p.add_argument("url", help="ws:// or wss:// Connection URI")
+    p.add_argument("url", nargs="?", help=f"ws:// or wss:// Connection URI (with --demo: default {DEMO_URL})")
     p.add_argument("--wav", help="WAV file: µ-law or PCM16, mono or stereo (external, internal)")
+    p.add_argument("--demo", action="store_true",
+                   help="play the built-in two-party call (customer on channel 0, agent on channel 1), then print "
+                        "the command that fetches its transcript")
+    p.add_argument("--api-port", type=int, default=DEFAULT_API_PORT,
+                   help=f"the server's control API port, for the command --demo prints (default {DEFAULT_API_PORT})")
     p.add_argument("--mono-channel", choices=["external", "internal", "both"], default="external",
                    help="which side of the call a mono WAV is (default: external)")
     p.add_argument("--api-key", help="sent as X-API-KEY")
@@ -162,14 +172,53 @@ def _print_transcript(out: TextIO, index: int, multi: bool, t: Transcript) -> No
     print(f"{prefix}{channel:<12} {offset} {length:<7} {kind} {t.text}", file=out, flush=True)
 
 
+def _check_demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill in ``--demo``'s default URL; refuse what cannot go with it."""
+    if args.demo:
+        if args.wav:
+            parser.error("--demo plays its own recording: drop --wav (or drop --demo to play yours)")
+        if args.probe:
+            parser.error("--demo places a call: it cannot be a --probe")
+        args.url = args.url or DEMO_URL
+    elif not args.url:
+        parser.error("the URL is required (ws://host:port/path), or --demo to call ws://127.0.0.1:8080/audiohook")
+    if not 0 < args.api_port < 65536:
+        parser.error("--api-port must be between 1 and 65535")
+
+
+def _follow_up(r: CallResult, url: str, api_port: int) -> dict[str, Any]:
+    return {"conversationId": r.conversation_id, "command": transcript_command(url, r.conversation_id, api_port)}
+
+
+def _print_demo_follow_up(out: TextIO, load: LoadResult, args: argparse.Namespace) -> None:
+    """After a ``--demo`` call: the command that fetches each call's transcript from the control API."""
+    done = [r for r in load.results if r.opened]
+    if not done:
+        if any(r.connected or r.rejected_status is not None for r in load.results):
+            print("\nThe demo call did not open: see the error above.", file=out)
+        else:
+            print(f"\nNo server answered at {args.url}. Start one in another terminal (./dev serve in the "
+                  "repository, or audiohook-connector serve) and run this again.", file=out)
+        return
+    print("\nThe call's transcript, as the server stored it:", file=out)
+    for r in done:
+        print(f"  {transcript_command(args.url, r.conversation_id, args.api_port)}", file=out)
+    if args.api_key or args.client_secret:
+        print("  (add -H 'Authorization: Bearer TOKEN' with a read token from CONNECTOR_API_TOKENS unless the API "
+              "is open)", file=out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator; ``argv`` excludes the ``simulate`` sub-command word."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _check_demo(parser, args)
     out = sys.stdout
     try:
         config = _config(args)
-        if args.wav:
+        if args.demo:
+            audio = demo_source()
+        elif args.wav:
             audio = AudioSource.from_wav(args.wav, mono_channel=args.mono_channel)
         else:
             audio = AudioSource.silence(args.duration if args.duration is not None else 10.0)
@@ -184,12 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if show:
             _print_transcript(out, index, multi, transcript)
 
+    if args.demo and not args.json:
+        print(f"Demo call to {args.url} ({audio.duration:.0f} s): customer on channel 0 (external), "
+              "agent on channel 1 (internal).", file=out)
+        if not multi:
+            print(f"conversation {config.conversation_id}", file=out, flush=True)
     load = trio.run(lambda: run_load(config, args.sessions, audio, ramp_up=args.ramp_up, on_transcript=on_transcript))
     summary = load.summary()
     if args.json:
         report: dict[str, Any] = {"summary": summary}
         if not multi:
             report["call"] = load.results[0].to_dict()
+        if args.demo:
+            report["follow_up"] = [_follow_up(r, args.url, args.api_port) for r in load.results if r.opened]
         print(json.dumps(report, indent=2), file=out)
     else:
         for i, r in enumerate(load.results):
@@ -206,4 +262,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if r.disconnect_reason:
                 print(f"  disconnect: {r.disconnect_reason} {r.disconnect_info or ''}".rstrip(), file=out)
         print(json.dumps(summary), file=out)
+        if args.demo:
+            _print_demo_follow_up(out, load, args)
     return 0 if load.failed == 0 else 1
