@@ -189,6 +189,22 @@ class PrometheusObserver:
             buckets=LAG_BUCKETS,
             registry=r,
         )
+        self.store_write_seconds = Histogram(
+            f"{NAMESPACE}_store_write_seconds",
+            "Time to write one batch to the transcript store (in its worker thread)",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.store_rows = Counter(f"{NAMESPACE}_store_rows_written", "Records written to the store", registry=r)
+        self.store_failures = Counter(
+            f"{NAMESPACE}_store_write_failures", "Store writes that failed and were retried", registry=r
+        )
+        self.store_dropped_rows = Counter(
+            f"{NAMESPACE}_store_dropped",
+            "Transcripts sent to Genesys but dropped from a full store spool (should stay 0)",
+            registry=r,
+        )
+        self.store_backlog_rows = Gauge(f"{NAMESPACE}_store_backlog", "Records waiting for the store", registry=r)
         in_use = Gauge(f"{NAMESPACE}_worker_threads_in_use", "Worker-thread tokens borrowed now", registry=r)
         in_use.set_function(lambda: float(limiter.borrowed_tokens))
         total = Gauge(f"{NAMESPACE}_worker_threads_limit", "Worker-thread tokens available in total", registry=r)
@@ -254,6 +270,19 @@ class PrometheusObserver:
 
     def audio_discarded(self, seconds: float) -> None:
         self.audio_discarded_seconds.inc(seconds)
+
+    def store_written(self, rows: int, seconds: float) -> None:
+        self.store_rows.inc(rows)
+        self.store_write_seconds.observe(max(0.0, seconds))
+
+    def store_failed(self) -> None:
+        self.store_failures.inc()
+
+    def store_dropped(self, rows: int) -> None:
+        self.store_dropped_rows.inc(rows)
+
+    def store_backlog(self, rows: int) -> None:
+        self.store_backlog_rows.set(rows)
 
 
 async def watch_gc_pauses(histogram: Histogram) -> None:

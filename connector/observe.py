@@ -52,6 +52,18 @@ class Observer(Protocol):
         """One item through a call's translator (``translated``, ``timeouts``, ``fallbacks``...,
         :data:`connector.translate.ordering.TRANSLATION_OUTCOMES`)."""
 
+    def store_written(self, rows: int, seconds: float) -> None:
+        """The transcript store wrote a batch of ``rows`` in ``seconds``."""
+
+    def store_failed(self) -> None:
+        """A store write failed (it is retried)."""
+
+    def store_dropped(self, rows: int) -> None:
+        """Records the store's spool could not keep (sent to Genesys, not stored)."""
+
+    def store_backlog(self, rows: int) -> None:
+        """Records waiting to be written now."""
+
 
 class NullObserver:
     """Observes nothing (the default when metrics are off)."""
@@ -96,6 +108,18 @@ class NullObserver:
         pass
 
     def translation(self, outcome: str) -> None:
+        pass
+
+    def store_written(self, rows: int, seconds: float) -> None:
+        pass
+
+    def store_failed(self) -> None:
+        pass
+
+    def store_dropped(self, rows: int) -> None:
+        pass
+
+    def store_backlog(self, rows: int) -> None:
         pass
 
 
@@ -177,3 +201,15 @@ class SessionTally:
     def translation(self, outcome: str) -> None:
         self.report.translation.translation(outcome)
         self.observer.translation(outcome)
+
+    def store_written(self, rows: int, seconds: float) -> None:
+        self.observer.store_written(rows, seconds)
+
+    def store_failed(self) -> None:
+        self.observer.store_failed()
+
+    def store_dropped(self, rows: int) -> None:
+        self.observer.store_dropped(rows)
+
+    def store_backlog(self, rows: int) -> None:
+        self.observer.store_backlog(rows)

@@ -1,0 +1,246 @@
+"""What one session records in the store: its row, and every final exactly as Genesys got it.
+
+An utterance is recorded when its ``event`` has been written to the socket, from the entity that
+was sent (same id, offsets and words), so the store never holds a transcript the call did not
+get, and never differs from it. A translated final is stored as what was said (``text``, the
+spoken language) with the translation sent to Genesys beside it. The session row is written when
+the call opens, when a control request changes what it does, every ``progress_every`` seconds
+while it runs (so a status read mid-call is recent), and when it ends.
+
+All of it goes through the server's :class:`~connector.store.writer.StoreWriter`: nothing here
+blocks or raises into the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ..protocol import Outgoing, SessionMachine
+from ..protocol.durations import DurationError, parse_duration
+from ..report import SessionReport
+from .records import SessionRecord, TranslationRecord, UtteranceRecord, WordRecord
+
+__all__ = ["Journal", "NullJournal", "RecordSink", "SessionJournal"]
+
+log = logging.getLogger(__name__)
+
+
+class RecordSink(Protocol):
+    """Where records go (:class:`~connector.store.writer.StoreWriter`)."""
+
+    def session(self, record: SessionRecord, then: Callable[[], None] | None = None) -> None: ...
+
+    def utterance(self, record: UtteranceRecord) -> None: ...
+
+
+class Journal(Protocol):
+    """What the session runtime tells the store (:class:`NullJournal` without a store)."""
+
+    progress_every: float
+    engine: str | None
+    """The engine transcribing the call now (by its name), set by the runtime."""
+
+    def opened(self, machine: SessionMachine) -> None: ...
+
+    def written(self, message: Outgoing, machine: SessionMachine) -> None: ...
+
+    def progress(
+        self, machine: SessionMachine, transcribed_seconds: float, then: Callable[[], None] | None = None
+    ) -> None:
+        """Update the live session's row; ``then`` runs once it is written (at once without a store)."""
+        ...
+
+    def ended(self, machine: SessionMachine, report: SessionReport, transcribed_seconds: float) -> None: ...
+
+
+class NullJournal:
+    """Records nothing (no store configured)."""
+
+    progress_every = float("inf")
+    engine: str | None = None
+
+    def opened(self, machine: SessionMachine) -> None:
+        pass
+
+    def written(self, message: Outgoing, machine: SessionMachine) -> None:
+        pass
+
+    def progress(
+        self, machine: SessionMachine, transcribed_seconds: float, then: Callable[[], None] | None = None
+    ) -> None:
+        if then is not None:
+            then()
+
+    def ended(self, machine: SessionMachine, report: SessionReport, transcribed_seconds: float) -> None:
+        pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _seconds(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except DurationError:
+        return 0.0
+
+
+class SessionJournal:
+    """One session's records (see the module docstring)."""
+
+    def __init__(
+        self,
+        sink: RecordSink,
+        *,
+        session_id: str,
+        organization_id: str,
+        correlation_id: str,
+        replica: str,
+        progress_every: float = 10.0,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.sink = sink
+        self.session_id = session_id
+        self.organization_id = organization_id
+        self.correlation_id = correlation_id
+        self.replica = replica
+        self.progress_every = progress_every
+        self.clock = clock
+        self.started_at: datetime | None = None
+        self.transcripts = 0
+        self.engine: str | None = None
+
+    def _recording(self, machine: SessionMachine) -> bool:
+        return self.started_at is not None and machine.conversation_id is not None
+
+    def opened(self, machine: SessionMachine) -> None:
+        """The call was opened (not a probe, not refused): its first row."""
+        if machine.conversation_id is None or machine.is_probe or machine.disconnect_sent:
+            return
+        self.started_at = self.clock()
+        self._session(machine, 0.0)
+
+    def progress(
+        self, machine: SessionMachine, transcribed_seconds: float, then: Callable[[], None] | None = None
+    ) -> None:
+        if self._recording(machine):
+            self._session(machine, transcribed_seconds, then=then)
+        elif then is not None:
+            then()
+
+    def ended(self, machine: SessionMachine, report: SessionReport, transcribed_seconds: float) -> None:
+        if self._recording(machine):
+            self._session(machine, transcribed_seconds, ended=report)
+
+    def written(self, message: Outgoing, machine: SessionMachine) -> None:
+        if not message.transcripts or not self._recording(machine):
+            return
+        sent_at = self.clock()
+        for carried in message.transcripts:
+            if carried.data is None:
+                continue
+            try:
+                record = self._utterance(machine, carried.data, sent_at, carried.engine)
+            except (KeyError, IndexError, TypeError, ValueError):
+                log.exception("cannot record a transcript entity")  # ids only; never the text
+                continue
+            if carried.source_text is not None:
+                record = _as_translation(record, carried.source_text, carried.source_language)
+            self.transcripts += 1
+            self.sink.utterance(record)
+
+    # ------------------------------------------------------------------ records
+
+    def _channels(self, machine: SessionMachine) -> Sequence[str]:
+        if machine.settings is not None:
+            return machine.settings.channels
+        return machine.media.channels if machine.media is not None else ()
+
+    def _utterance(
+        self, machine: SessionMachine, data: Mapping[str, Any], sent_at: datetime, engine: str
+    ) -> UtteranceRecord:
+        assert machine.conversation_id is not None
+        alternative = data["alternatives"][0]
+        interpretation = alternative["interpretations"][0]
+        channel = int(data["channelId"])
+        channels = self._channels(machine)
+        languages = alternative.get("languages") or [None]
+        words = tuple(
+            WordRecord(
+                value=str(token["value"]),
+                offset=_seconds(token["offset"]),
+                duration=_seconds(token["duration"]),
+                confidence=float(token["confidence"]),
+            )
+            for token in interpretation.get("tokens", ())
+        )
+        return UtteranceRecord(
+            session_id=self.session_id,
+            conversation_id=machine.conversation_id,
+            utterance_id=str(data["id"]),
+            channel=channel,
+            role=channels[channel] if 0 <= channel < len(channels) else str(channel),
+            offset=_seconds(data["offset"]),
+            duration=_seconds(data["duration"]),
+            text=str(interpretation["transcript"]),
+            confidence=float(alternative["confidence"]),
+            language=languages[0],
+            sent_at=sent_at,
+            words=words,
+            engine=engine,
+        )
+
+    def _session(
+        self,
+        machine: SessionMachine,
+        transcribed: float,
+        ended: SessionReport | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        assert machine.conversation_id is not None and self.started_at is not None
+        media = machine.media
+        settings = machine.settings
+        now = self.clock()
+        self.sink.session(
+            SessionRecord(
+                session_id=self.session_id,
+                conversation_id=machine.conversation_id,
+                organization_id=self.organization_id,
+                correlation_id=self.correlation_id,
+                started_at=self.started_at,
+                participant=dict(machine.participant),
+                channels=tuple(self._channels(machine)),
+                media_format=media.format if media is not None else None,
+                language=settings.target_language or settings.language if settings is not None else None,
+                engine=self.engine or (settings.engine if settings is not None else None),
+                replica=self.replica,
+                transcribing=machine.transcribing and ended is None,
+                control_version=machine.control_version,
+                audio_seconds=round(machine.counters.audio_seconds, 3),
+                transcribed_seconds=round(transcribed, 3),
+                transcripts=self.transcripts,
+                ended_at=now if ended is not None else None,
+                outcome=ended.outcome.value if ended is not None else None,
+                disconnect_reason=ended.disconnect_reason if ended is not None else None,
+                updated_at=now,
+            ),
+            then,
+        )
+
+
+def _as_translation(record: UtteranceRecord, source_text: str, source_language: str | None) -> UtteranceRecord:
+    """Stored as said, with what Genesys got as the translation (its words are spread estimates
+    over the translated text, so they are not kept as the utterance's words)."""
+    from dataclasses import replace
+
+    return replace(
+        record,
+        text=source_text,
+        language=source_language,
+        words=(),
+        translation=TranslationRecord(text=record.text, language=record.language or ""),
+    )

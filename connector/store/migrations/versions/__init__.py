@@ -1,0 +1,1 @@
+"""Alembic revision scripts, in order (Alembic loads them by path; nothing imports them)."""

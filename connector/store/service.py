@@ -1,0 +1,119 @@
+"""The store as the server runs it: database, writer, control hub, retention and shared nonces.
+
+Started with the server (migrations applied in a worker thread before the port opens) and closed
+after it: the writer gets a bounded moment to write what the last sessions left in its spool. The
+long-running parts (:meth:`StoreService.run`) are the server's background tasks; every database
+call runs in a worker thread under the store's own limiter.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import trio
+
+from ..observe import Observer
+from .controls import ControlHub
+from .database import Database
+from .journal import SessionJournal
+from .settings import StoreSettings
+from .writer import StoreWriter
+
+__all__ = ["PURGE_EVERY", "StoreService"]
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = 3600.0
+"""Seconds between retention purges (the first runs a minute after start-up)."""
+FLUSH_AT_CLOSE = 10.0
+"""Seconds the writer may take at shutdown to write what is left."""
+NONCE_TIMEOUT = 2.0
+"""Seconds a handshake waits for the shared nonce check before relying on this process's cache."""
+
+
+class StoreService:
+    def __init__(self, settings: StoreSettings, observer: Observer) -> None:
+        if settings.url is None:
+            raise ValueError("StoreService needs a store URL")
+        self.settings = settings
+        self.database = Database(settings.url)
+        self.limiter = trio.CapacityLimiter(settings.threads)
+        self.writer = StoreWriter(
+            self.database,
+            self.limiter,
+            observer,
+            max_spool=settings.max_spool,
+            batch_size=settings.batch_size,
+        )
+        self.hub = ControlHub(self.database, self.limiter)
+
+    async def start(self) -> None:
+        if self.settings.migrate:
+            await trio.to_thread.run_sync(self.database.migrate, limiter=self.limiter)
+        log.info(
+            "transcript store ready",
+            extra={"backend": self.database.backend, "retention_days": self.settings.retention_days},
+        )
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(FLUSH_AT_CLOSE):
+                await self.writer.flush()
+            if self.writer.backlog:
+                log.error("store not reachable at shutdown: records not written", extra={"rows": self.writer.backlog})
+            await trio.to_thread.run_sync(self.database.close)
+
+    def journal(self, session_id: str, organization_id: str, correlation_id: str) -> SessionJournal:
+        return SessionJournal(
+            self.writer,
+            session_id=session_id,
+            organization_id=organization_id,
+            correlation_id=correlation_id,
+            replica=self.settings.replica,
+            progress_every=self.settings.progress_every,
+        )
+
+    async def replayed(self, replay_key: str, until: float) -> bool:
+        """Whether another replica (or this one) already accepted this signature's nonce.
+
+        Only a digest of the key is stored (it contains the caller's API key). If the database
+        does not answer in time the handshake goes on: this process's own cache still refuses
+        replays to it, and a call is not refused because the store is slow.
+        """
+        digest = hashlib.sha256(replay_key.encode()).hexdigest()
+        now = datetime.now(UTC)
+        expires = datetime.fromtimestamp(until, UTC)
+        with trio.move_on_after(NONCE_TIMEOUT):
+            try:
+                return await trio.to_thread.run_sync(
+                    lambda: self.database.nonce_seen_or_add(digest, now=now, expires_at=expires),
+                    limiter=self.limiter,
+                )
+            except Exception as exc:
+                log.warning("shared nonce check failed", extra={"error": type(exc).__name__})
+                return False
+        log.warning("shared nonce check timed out")
+        return False
+
+    async def run(self) -> None:
+        """The writer, the control hub and the retention purge, until cancelled."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.writer.run)
+            nursery.start_soon(self.hub.run)
+            if self.settings.retention_days > 0:
+                nursery.start_soon(self._purge_loop)
+
+    async def _purge_loop(self) -> None:
+        await trio.sleep(60.0)
+        while True:
+            before = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
+            try:
+                purge = functools.partial(self.database.purge, before=before)
+                removed = await trio.to_thread.run_sync(purge, limiter=self.limiter)
+                log.info("retention purge", extra={"rows": removed, "before": before.isoformat()})
+            except Exception as exc:
+                log.warning("retention purge failed", extra={"error": type(exc).__name__})
+            await trio.sleep(PURGE_EVERY)
