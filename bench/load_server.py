@@ -56,6 +56,7 @@ def bench_server_env(engine: str, *settings: Mapping[str, str], extra: Sequence[
         "CONNECTOR_ENGINES": engine,
         "CONNECTOR_DEFAULT_ENGINE": engine,
         "CONNECTOR_METRICS": "true",
+        "CONNECTOR_STORE_URL": "off",  # the store's own benchmark turns it on (bench/store.py)
     }
     for more in settings:
         env.update(more)

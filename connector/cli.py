@@ -85,11 +85,41 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return 130
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the store's migrations (also done at start-up): run it before rolling out a new version."""
+    from .store import Database
+    from .store.settings import StoreSettings
+
+    env = load_environment(args.env_file)
+    try:
+        settings = StoreSettings.from_env(env)
+        if settings.url is None:
+            print("CONNECTOR_STORE_URL is off: there is no store to migrate", file=sys.stderr)
+            return 2
+        database = Database(settings.url)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        before = database.current_revision()
+        database.migrate()
+        after = database.current_revision()
+    except Exception as exc:
+        print(f"migration failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        database.close()
+    print(f"store {database.backend}: revision {before or 'none'} -> {after}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="audiohook-connector", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the AudioHook server (configured from the environment)")
     serve.add_argument("--env-file", default=".env", help="optional dotenv file (default: .env)")
+    migrate = sub.add_parser("migrate", help="apply the transcript store's migrations (CONNECTOR_STORE_URL)")
+    migrate.add_argument("--env-file", default=".env", help="optional dotenv file (default: .env)")
     sub.add_parser("simulate", help="stream a WAV to an AudioHook server (see 'simulate --help')", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "simulate":
@@ -98,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return simulate_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "migrate":
+        return _cmd_migrate(args)
     return _cmd_serve(args)
 
 

@@ -68,6 +68,8 @@ class Settings:
     drain_timeout: float = 30.0
     max_sessions: int = 0
     translator: str = ""
+    transcribe: str = "always"
+    """``always``: transcribe from ``open``; ``on-start``: only after the control API's start."""
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -111,6 +113,7 @@ class Settings:
             drain_timeout=read.number("CONNECTOR_DRAIN_TIMEOUT", default.drain_timeout, low=0),
             max_sessions=read.integer("CONNECTOR_MAX_SESSIONS", default.max_sessions, low=0),
             translator=read.text("CONNECTOR_TRANSLATOR", default.translator),
+            transcribe=read.choice("CONNECTOR_TRANSCRIBE", default.transcribe, ("always", "on-start")),
             log_level=read.choice("CONNECTOR_LOG_LEVEL", default.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=read.choice("CONNECTOR_LOG_FORMAT", default.log_format, ("json", "text")),
         )

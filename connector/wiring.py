@@ -13,6 +13,7 @@ from typing import Any
 
 import trio
 
+from .api import ApiService, ApiSettings, start_check
 from .asr import EngineRegistry
 from .config import Settings
 from .envparse import ConfigError
@@ -21,6 +22,8 @@ from .observe import Observer
 from .protocol import CallSettings
 from .server import ConnectorServer, Route
 from .server.app import Service
+from .store.service import StoreService
+from .store.settings import StoreSettings
 
 __all__ = ["Extensions", "TranslationParts", "build_extensions", "translation_parts"]
 
@@ -51,19 +54,31 @@ class Extensions:
     background: tuple[Callable[[], Awaitable[None]], ...]
     """Tasks run while the server serves (loop-lag probe, GC pause timer, scheduled full collections)."""
     translation: TranslationParts
+    store: StoreService | None = None
+    """The transcript store (``None`` with ``CONNECTOR_STORE_URL=off``)."""
+    api: ApiSettings | None = None
+    """The control API's settings (``None``: no API; it needs the store)."""
 
     def server(self, settings: Settings, engines: EngineRegistry) -> ConnectorServer:
         """The server with these parts, as ``audiohook-connector serve`` builds it."""
+        store_parts: tuple[Service, ...] = ()
+        store_tasks: tuple[Callable[[], Awaitable[None]], ...] = ()
+        if self.store is not None:
+            store_parts, store_tasks = (self.store,), (self.store.run,)
+            if self.api is not None:
+                api = ApiService(self.api, self.store, check_start=start_check(engines))
+                store_tasks = (*store_tasks, api.run)
         return ConnectorServer(
             settings,
             engines,
             limiter=self.limiter,
             observer=self.observer,
             routes=dict(self.routes),
-            background=self.background,
+            background=(*self.background, *store_tasks),
             pipeline_for=self.translation.pipeline_for,
             translation_check=self.translation.translation_check,
-            services=self.translation.services,
+            services=(*store_parts, *self.translation.services),
+            store=self.store,
         )
 
 
@@ -131,10 +146,20 @@ def build_extensions(settings: Settings, env: Mapping[str, str]) -> Extensions:
 
     limiter = trio.CapacityLimiter(settings.worker_threads)
     metrics = build_metrics(env, limiter)
+    store_settings = StoreSettings.from_env(env)
+    store = StoreService(store_settings, metrics.observer) if store_settings.url is not None else None
+    api = ApiSettings.from_env(env) if store is not None else None
+    if settings.transcribe == "on-start" and (api is None or not api.enabled):
+        raise ConfigError(
+            "CONNECTOR_TRANSCRIBE=on-start needs the store and the control API (calls start only through it): "
+            "set CONNECTOR_STORE_URL and leave CONNECTOR_API_ENABLED on, or use CONNECTOR_TRANSCRIBE=always"
+        )
     return Extensions(
         limiter=limiter,
         observer=metrics.observer,
         routes=metrics_routes(metrics),
         background=(*metrics.background, full_collections(settings.gc_interval)),
         translation=translation_parts(settings, env),
+        store=store,
+        api=api if api is not None and api.enabled else None,
     )

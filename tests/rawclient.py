@@ -58,6 +58,7 @@ class RawClient:
     session_id: str
     samples: int = 0
     discarded: float = 0.0
+    conversation_id: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
     out: MessageBuilder = field(init=False)
 
@@ -99,10 +100,12 @@ class RawClient:
         probe: bool = False,
         supported_languages: bool = False,
         organization_id: str = ORG,
+        conversation_id: str | None = None,
     ) -> dict[str, Any]:
+        self.conversation_id = NIL if probe else conversation_id or str(uuid.uuid4())
         params: dict[str, Any] = {
             "organizationId": organization_id,
-            "conversationId": NIL if probe else str(uuid.uuid4()),
+            "conversationId": self.conversation_id,
             "participant": {
                 "id": NIL if probe else str(uuid.uuid4()),
                 "ani": "" if probe else "+15555551234",

@@ -16,6 +16,7 @@ from typing import Any
 import trio
 
 from connector.testing.server import TEST_SECRET
+from connector.testing.stored import API_TOKEN
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,8 @@ class Served:
     process: trio.Process
     records: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+    api_port: int = 0
+    """The control API's port (when started with ``api=True``)."""
     _waiting: dict[str, trio.Event] = field(default_factory=dict)
 
     def logged(self, message: str) -> trio.Event:
@@ -58,7 +61,9 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(tmp_path: Path, env: Mapping[str, str], *, startup: float = 30) -> AsyncIterator[Served]:
+async def serving(
+    tmp_path: Path, env: Mapping[str, str], *, startup: float = 30, api: bool = False
+) -> AsyncIterator[Served]:
     """``python -m connector serve`` on a free port with ``env`` over a base test configuration
     (loopback, port 0, the test key, JSON logs); killed if a test leaves it running."""
     environment = {
@@ -68,6 +73,9 @@ async def serving(tmp_path: Path, env: Mapping[str, str], *, startup: float = 30
         "CONNECTOR_PORT": "0",
         "CONNECTOR_API_KEYS": f"test-key:{TEST_SECRET}",
         "CONNECTOR_LOG_FORMAT": "json",
+        "CONNECTOR_API_PORT": "0",
+        "CONNECTOR_API_HOST": "127.0.0.1",
+        "CONNECTOR_API_TOKENS": f"read+control:{API_TOKEN}",
         **env,
     }
     process = await trio.lowlevel.open_process(
@@ -83,6 +91,11 @@ async def serving(tmp_path: Path, env: Mapping[str, str], *, startup: float = 30
             with trio.fail_after(startup):  # a model load and warm-up included
                 await served.logged("listening").wait()
             served.port = int(next(r["port"] for r in served.records if r.get("msg") == "listening"))
+            if api:
+                with trio.fail_after(startup):
+                    await served.logged("control API listening").wait()
+                api_line = next(r for r in served.records if r.get("msg") == "control API listening")
+                served.api_port = int(api_line["port"])
             yield served
             with trio.fail_after(20):
                 await process.wait()  # the log reader ends with the process

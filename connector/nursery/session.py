@@ -27,6 +27,7 @@ from ..protocol import (
     Backoff,
     CallSettings,
     Closing,
+    ControlRequest,
     Discarded,
     Effect,
     FlushTranscription,
@@ -40,6 +41,9 @@ from ..protocol import (
     Track,
 )
 from ..report import Outcome, SessionReport
+from ..store.controls import ControlHub
+from ..store.journal import Journal, NullJournal
+from ..store.records import ControlRecord
 from ..vocabulary import Hypothesis
 from ..websocket import ConnectionClosed
 from .sender import Sender
@@ -48,6 +52,10 @@ from .transcription import Generation, Pipeline
 __all__ = ["Outcome", "SessionLimits", "SessionReport", "Shutdown", "WebSocket", "run_session"]
 
 log = logging.getLogger(__name__)
+
+CONTROL_LOOKUP_WAIT = 2.0
+"""Seconds a call opened with ``CONNECTOR_TRANSCRIBE=on-start`` holds its input while the
+conversation's stored control is looked up (a lookup is one indexed read: milliseconds)."""
 
 
 class WebSocket(Protocol):
@@ -102,6 +110,8 @@ class _Session:
     pipeline_for: Callable[[CallSettings], Pipeline | None]
     report: SessionReport
     observer: Observer
+    journal: Journal
+    controls: ControlHub | None
 
     def __post_init__(self) -> None:
         self.sender = Sender(
@@ -120,6 +130,13 @@ class _Session:
         self.client_closed = trio.Event()
         self.open_received = trio.Event()
         self.close_received = trio.Event()
+        self.transcribed_seconds = 0.0
+        """Audio fed to recognizers (the control API's summary)."""
+        self.next_progress = float("inf")
+        self._unsubscribe_control: Callable[[], None] | None = None
+        self._held: list[str | bytes] | None = None
+        """Messages received while a call that may not transcribe yet waits for its stored control."""
+        self._held_until = 0.0
 
     async def run(self) -> None:
         unsubscribe: Callable[[], None] | None = None
@@ -133,6 +150,8 @@ class _Session:
         finally:
             if unsubscribe is not None:
                 unsubscribe()
+            if self._unsubscribe_control is not None:
+                self._unsubscribe_control()  # no checkpoint since the nursery closed: none can arrive late
 
     # ---------------------------------------------------------------- tasks
 
@@ -147,7 +166,16 @@ class _Session:
                     if now - bumped >= 1.0:  # moving the deadline on every frame would cost more
                         idle_scope.deadline = now + idle
                         bumped = now
-                    if isinstance(message, str):
+                        if now >= self.next_progress:
+                            self.next_progress = now + self.journal.progress_every
+                            self.journal.progress(self.machine, self.transcribed_seconds)
+                    if self._held is not None:
+                        self._held.append(message)
+                        if now < self._held_until:
+                            continue
+                        log.warning("stored control not read in time; going on without it")
+                        self._release()
+                    elif isinstance(message, str):
                         if self.open_at is None:
                             self.open_at = now
                         self.apply(self.machine.receive_text(message))
@@ -220,6 +248,48 @@ class _Session:
     def _written(self, message: Outgoing) -> None:
         if message.type == "opened" and self.open_at is not None:
             self.observer.opened_sent(trio.current_time() - self.open_at)
+        self.journal.written(message, self.machine)
+
+    def _opened(self) -> None:
+        """``open`` handled: a served call is recorded and listens for control requests."""
+        self.open_received.set()
+        machine = self.machine
+        if machine.conversation_id is None or machine.is_probe or machine.disconnect_sent:
+            return
+        self.journal.opened(machine)
+        self.next_progress = trio.current_time() + self.journal.progress_every
+        if self.controls is None:
+            return
+        looked_up = None
+        if not machine.transcription_allowed:
+            # A start may have been stored before Genesys opened the call: hold what the client
+            # sends until it has been looked up (bounded), so the call's first words are not lost.
+            self._held, self._held_until = [], trio.current_time() + CONTROL_LOOKUP_WAIT
+            looked_up = self._release
+        self._unsubscribe_control = self.controls.subscribe(machine.conversation_id, self._control, looked_up)
+
+    def _release(self) -> None:
+        """Hand the held messages to the machine, in order, as if they had just arrived."""
+        held, self._held = self._held, None
+        for message in held or ():
+            self.apply(
+                self.machine.receive_text(message) if isinstance(message, str) else self.machine.receive_binary(message)
+            )
+
+    def _control(self, record: ControlRecord) -> None:
+        """A start or stop from the control API (the hub calls this on the event loop)."""
+        request = ControlRequest(
+            record.version, record.state == "started", record.language, record.engine, record.options
+        )
+        self.apply(self.machine.control(request))
+        log.info("control request applied", extra={"state": record.state, "version": record.version})
+        controls, conversation_id = self.controls, self.machine.conversation_id
+        if controls is None or conversation_id is None:
+            return
+        # "Applied" once the session's row says so: a status read after it shows the new state.
+        self.journal.progress(
+            self.machine, self.transcribed_seconds, then=lambda: controls.applied(conversation_id, record.version)
+        )
 
     def _engine_failed(self, engine: str, info: str) -> None:
         self.observer.engine_error(engine)
@@ -234,11 +304,12 @@ class _Session:
                 case Audio(seconds, channels, stream_sample):
                     self.observer.audio_received(seconds)
                     if channels and self.current is not None:
+                        self.transcribed_seconds += seconds
                         self.current.feed(channels, stream_sample)
                 case Discarded(seconds):
                     self.observer.audio_discarded(seconds)
                 case Opened():
-                    self.open_received.set()
+                    self._opened()
                 case Closing():
                     self.close_received.set()
                 case AwaitClose():
@@ -262,6 +333,7 @@ class _Session:
 
     def _start(self, settings: CallSettings) -> None:
         engine = self.engines.get(settings.engine)
+        self.journal.engine = engine.name
         self.generations_started += 1
         if self.generations_started > 1:
             self.observer.engine_restart(engine.name)
@@ -317,6 +389,8 @@ async def run_session(
     shutdown: Shutdown,
     pipeline_for: Callable[[CallSettings], Pipeline | None] = lambda settings: None,
     observer: Observer | None = None,
+    journal: Journal | None = None,
+    controls: ControlHub | None = None,
 ) -> SessionReport:
     """Serve one session on an accepted WebSocket until it ends; always closes the socket."""
     report = SessionReport()
@@ -332,7 +406,8 @@ async def run_session(
         max_queued=limits.max_queued_events,
         observer=tally,
     )
-    session = _Session(ws, machine, engines, limiter, limits, shutdown, pipeline_for, report, tally)
+    journal = journal if journal is not None else NullJournal()
+    session = _Session(ws, machine, engines, limiter, limits, shutdown, pipeline_for, report, tally, journal, controls)
     try:
         await session.run()
     finally:
@@ -342,4 +417,5 @@ async def run_session(
         reason = machine.disconnect_reason
         report.disconnect_reason = reason
         report.outcome = _final_outcome(machine, report, reason)
+        journal.ended(machine, report, session.transcribed_seconds)
     return report

@@ -108,6 +108,10 @@ class AuthResult:
     session_id: str | None = None
     correlation_id: str | None = None
     detail: str = field(default="", compare=False)  #: for operator logs only; no secrets
+    replay_key: str | None = field(default=None, compare=False)
+    """For a verified signature: the key of its nonce, which replicas sharing a store must also
+    refuse to accept again until ``replay_until`` (this process's cache already does)."""
+    replay_until: float = field(default=0.0, compare=False)
 
 
 class _Reject(Exception):
@@ -180,7 +184,7 @@ class Authenticator:
             if self._orgs is not None and org.lower() not in self._orgs:
                 raise _Reject("FAILED: Organization not allowed", "organization not in the allow-list")
             authority = host if host is not None else fields.get("host")
-            verified = self._check_signature(
+            verified, replay_key = self._check_signature(
                 known,
                 api_key,
                 fields,
@@ -194,7 +198,10 @@ class Authenticator:
             return AuthResult(
                 False, reject.reason, known.key if known else None, org, session, correlation, reject.detail
             )
-        return AuthResult(True, "VERIFIED", verified.key, org, session, correlation, "verified")
+        return AuthResult(
+            True, "VERIFIED", verified.key, org, session, correlation, "verified",
+            replay_key=replay_key, replay_until=now + self._nonces.ttl if replay_key else 0.0,
+        )  # fmt: skip
 
     def _check_signature(
         self,
@@ -207,13 +214,13 @@ class Authenticator:
         scheme: str,
         authority: str | None,
         now: float,
-    ) -> ApiKey:
-        """Return the verified key or raise :class:`_Reject`."""
+    ) -> tuple[ApiKey, str | None]:
+        """Return the verified key and its nonce's replay key (``None`` unsigned), or raise :class:`_Reject`."""
         why_unknown = "unknown API key" if known is None else ""
         sig_input, sig = fields.get("signature-input"), fields.get("signature")
         if sig_input is None and sig is None:
             if known is not None and not known.has_secret:
-                return known
+                return known, None
             raise _Reject(
                 'UNSIGNED: Missing "Signature" and "Signature-Input" header fields',
                 why_unknown or "unsigned request for a key with a client secret",
@@ -257,9 +264,10 @@ class Authenticator:
             raise _Reject(
                 _MISMATCH, why_unknown or (unconfigured if secret is None else "signature mismatch")
             )
-        if self._nonces.seen_or_add(f"{api_key}\n{nonce}", now):
+        replay_key = f"{api_key}\n{nonce}"
+        if self._nonces.seen_or_add(replay_key, now):
             raise _Reject("FAILED: Replayed nonce", "nonce already used in a verified signature")
-        return known
+        return known, replay_key
 
     def _check_params(self, params: dict[str, str | int], api_key: str, now: float) -> str:
         """Apply the alg/keyid/time/nonce policy; return the nonce."""

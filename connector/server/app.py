@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -33,6 +33,9 @@ from ..protocol.messages import LANGUAGE_CODE, is_uuid
 from ..security import FAILURE_DELAY, Authenticator
 from ..websocket import HandshakeError, WebSocketConnection, accept_response, check_upgrade
 from .http import HttpError, Request, read_request, send_json
+
+if TYPE_CHECKING:
+    from ..store.service import StoreService
 
 __all__ = ["ConnectorServer", "EnginePolicy", "Route"]
 
@@ -111,7 +114,9 @@ class ConnectorServer:
         background: Sequence[Callable[[], Awaitable[None]]] = (),
         services: Sequence[Service] = (),
         wall_clock: Callable[[], float] = time.time,
+        store: StoreService | None = None,
     ) -> None:
+        self.store = store
         self.observer: Observer = observer or NullObserver()
         self.background = background
         self.services = services
@@ -282,7 +287,9 @@ class ConnectorServer:
         if self.settings.max_sessions and self.stats.sessions_active >= self.settings.max_sessions:
             await self._refuse(stream, 503, "busy", "session limit reached")
             return
-        auth_failure, ids = self._authenticate(request)
+        auth_failure, ids, replay = self._authenticate(request)
+        if auth_failure is None and await self._replayed_elsewhere(replay):
+            auth_failure = "FAILED: Replayed nonce"
         if auth_failure is not None and self.settings.auth_failure == "request":
             await trio.sleep_until(started + FAILURE_DELAY)
             log.warning("upgrade refused", extra={"reason": auth_failure})
@@ -304,17 +311,24 @@ class ConnectorServer:
                 max_message_size=MAX_WEBSOCKET_MESSAGE,
                 send_timeout=self.limits.send_timeout,
             )
-            await self._run(ws, session_id, organization_id, auth_failure)
+            await self._run(ws, session_id, organization_id, correlation_id, auth_failure)
 
-    def _authenticate(self, request: Request) -> tuple[str | None, tuple[str, str, str] | None]:
-        """(failure reason or None, (org, session, correlation) when the ids are valid)."""
+    async def _replayed_elsewhere(self, replay: tuple[str, float] | None) -> bool:
+        """Whether the store (shared by the replicas) has seen this verified nonce already."""
+        return replay is not None and self.store is not None and await self.store.replayed(*replay)
+
+    def _authenticate(
+        self, request: Request
+    ) -> tuple[str | None, tuple[str, str, str] | None, tuple[str, float] | None]:
+        """(failure reason or None, (org, session, correlation) when the ids are valid, and the
+        verified nonce's replay key and expiry for the replicas' shared check)."""
         if self.authenticator is None:
             org, session, correlation = (
                 request.header(f"audiohook-{name}-id") for name in ("organization", "session", "correlation")
             )
             if not (is_uuid(org) and is_uuid(session) and is_uuid(correlation)):
-                return "PRECONDITION: Missing or invalid Audiohook-* id header", None
-            return None, (str(org), str(session), str(correlation))
+                return "PRECONDITION: Missing or invalid Audiohook-* id header", None, None
+            return None, (str(org), str(session), str(correlation)), None
         result = self.authenticator.verify(
             method=request.method,
             target=request.target,
@@ -322,16 +336,19 @@ class ConnectorServer:
             headers=request.headers,
             now=self.wall_clock(),
         )
+        replay = (result.replay_key, result.replay_until) if result.ok and result.replay_key else None
         if result.organization_id and result.session_id and result.correlation_id:
-            return (None if result.ok else result.reason), (
-                result.organization_id,
-                result.session_id,
-                result.correlation_id,
-            )
-        return (None if result.ok else result.reason), None
+            ids = (result.organization_id, result.session_id, result.correlation_id)
+            return (None if result.ok else result.reason), ids, replay
+        return (None if result.ok else result.reason), None, replay
 
     async def _run(
-        self, ws: WebSocketConnection, session_id: str, organization_id: str, auth_failure: str | None
+        self,
+        ws: WebSocketConnection,
+        session_id: str,
+        organization_id: str,
+        correlation_id: str,
+        auth_failure: str | None,
     ) -> None:
         machine = SessionMachine(
             session_id=session_id,
@@ -339,7 +356,9 @@ class ConnectorServer:
             policy=self.policy,
             auth_failure=auth_failure,
             default_language=self.settings.default_language or None,
+            transcription_allowed=self.settings.transcribe == "always",
         )
+        store = self.store
         self.stats.sessions_active += 1
         self.stats.sessions_total += 1
         self.observer.session_started()
@@ -355,6 +374,8 @@ class ConnectorServer:
                 shutdown=self._sessions_shutdown,
                 pipeline_for=self.pipeline_for,
                 observer=self.observer,
+                journal=store.journal(session_id, organization_id, correlation_id) if store is not None else None,
+                controls=store.hub if store is not None else None,
             )
         finally:
             self.stats.sessions_active -= 1

@@ -56,7 +56,7 @@ def test_side_by_side_with_another_server(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     secret = base64.b64encode(b"another-server-secret-0123456789").decode()
     other = (
-        f"env CONNECTOR_HOST=127.0.0.1 CONNECTOR_PORT={{port}} CONNECTOR_API_KEYS=k2:{secret} "
+        f"env CONNECTOR_HOST=127.0.0.1 CONNECTOR_PORT={{port}} CONNECTOR_API_KEYS=k2:{secret} CONNECTOR_STORE_URL=off "
         f"CONNECTOR_ENGINES=bench.null_engine:create_engine CONNECTOR_DEFAULT_ENGINE=null "
         f"{sys.executable} -m connector serve"
     )
