@@ -93,7 +93,8 @@ start_server() {  # $1: name; rest: extra podman run options. The securityContex
   # shellcheck disable=SC2086
   podman run -d --name "$name" $PODMAN_OPTS \
     --read-only --tmpfs /tmp --cap-drop=ALL --security-opt=no-new-privileges \
-    -e CONNECTOR_API_KEYS="$API_KEY:$SECRET" -e CONNECTOR_DRAIN_TIMEOUT="$DRAIN" -e CONNECTOR_LOG_FORMAT=text \
+    -e CONNECTOR_API_KEYS="$API_KEY:$SECRET" -e CONNECTOR_API_TOKENS="read+control:check-container-api-token-0123" \
+    -e CONNECTOR_DRAIN_TIMEOUT="$DRAIN" -e CONNECTOR_LOG_FORMAT=text \
     "$@" "$IMAGE" >/dev/null
 }
 
