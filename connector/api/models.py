@@ -58,7 +58,7 @@ UtcTime = Annotated[
 Language = Annotated[
     str, Field(pattern=LANGUAGE_PATTERN, max_length=35, examples=["en-US"]), AfterValidator(normalize_tag)
 ]
-ChannelStatus = Literal["transcribing", "stopped", "pending", "ended"]
+ChannelStatus = Literal["transcribing", "stopped", "pending", "ended", "lost"]
 
 
 class _Model(BaseModel):

@@ -7,6 +7,8 @@ the newest session's (each ``ended``, ``transcribing``, ``stopped`` by a stop re
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from ..store.records import (
     ControlRecord,
     Conversation,
@@ -44,9 +46,20 @@ def control_view(record: ControlRecord) -> ControlView:
     )
 
 
-def _channel_status(session: SessionRecord, control: ControlRecord | None) -> ChannelStatus:
+LIVE_WITHIN = timedelta(seconds=60)
+"""A session without an outcome whose row was not updated for this long is ``lost``: its replica
+stopped (a live session updates its row every ``CONNECTOR_STORE_PROGRESS_EVERY``, 10 s)."""
+
+
+def _is_live(session: SessionRecord, now: datetime) -> bool:
+    return session.outcome is None and (session.updated_at is None or now - session.updated_at < LIVE_WITHIN)
+
+
+def _channel_status(session: SessionRecord, control: ControlRecord | None, now: datetime) -> ChannelStatus:
     if session.outcome is not None:
         return "ended"
+    if not _is_live(session, now):
+        return "lost"
     if session.transcribing:
         return "transcribing"
     if control is not None and control.state == "stopped":
@@ -55,20 +68,24 @@ def _channel_status(session: SessionRecord, control: ControlRecord | None) -> Ch
 
 
 def conversation_state(
-    conversation_id: str, conversation: Conversation | None, control: ControlRecord | None = None
+    conversation_id: str,
+    conversation: Conversation | None,
+    control: ControlRecord | None = None,
+    now: datetime | None = None,
 ) -> ConversationState:
     """The status part of a body; ``control`` stands in when the store has no conversation yet."""
+    now = now or datetime.now(UTC)
     sessions = list(conversation.sessions) if conversation else []
     control = conversation.control if conversation and conversation.control else control
     channels: list[ChannelView] = []
     if sessions:
         newest = sessions[-1]
-        status = _channel_status(newest, control)
+        status = _channel_status(newest, control, now)
         channels = [ChannelView(channel=i, role=role, status=status) for i, role in enumerate(newest.channels)]
     return ConversationState(
         conversation_id=conversation_id,
         control=control_view(control) if control else None,
-        live=any(s.outcome is None for s in sessions),
+        live=any(_is_live(s, now) for s in sessions),
         channels=channels,
         summary=SummaryView(
             audio_seconds=sum(s.audio_seconds for s in sessions),

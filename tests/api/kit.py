@@ -77,7 +77,7 @@ def session(session_id: str = "s1", conversation_id: str = CID, **changes: Any) 
         audio_seconds=30.5,
         transcribed_seconds=28.25,
         transcripts=2,
-        updated_at=T0,
+        updated_at=datetime.now(UTC),  # a live session's replica updates its row every few seconds
     )
     return replace(record, **changes)
 

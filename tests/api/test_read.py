@@ -4,7 +4,7 @@ and the health route."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import trio
 
@@ -14,7 +14,7 @@ from tests.api.kit import BOTH, CID, READ, T0, Api, at, bearer, session, transla
 
 async def test_a_conversation_with_its_sessions_and_utterances_in_order(api: Api, database: Database) -> None:
     first = session("s1", ended_at=at(40), outcome="completed", transcribing=False)
-    second = session("s2", started_at=at(60), updated_at=at(60), channels=("external",), transcripts=1)
+    second = session("s2", started_at=at(60), channels=("external",), transcripts=1)
     database.write(
         [first, second],
         [
@@ -151,3 +151,13 @@ async def test_health_needs_no_token(api: Api) -> None:
     with trio.fail_after(10):
         response = await api.client.get("/v1/health")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_a_session_whose_replica_stopped_reporting_is_lost_not_live(api: Api, database: Database) -> None:
+    """A replica killed mid-call leaves its session without an outcome; after a minute without an
+    update the status says so instead of showing it transcribing for ever."""
+    database.write([session("s1", updated_at=datetime.now(UTC) - timedelta(seconds=61))], [])
+    with trio.fail_after(10):
+        body = (await api.client.get(f"/v1/conversations/{CID}", headers=bearer(READ))).json()
+    assert body["live"] is False
+    assert [c["status"] for c in body["channels"]] == ["lost", "lost"]
