@@ -26,14 +26,13 @@ from typing import Protocol
 
 import trio
 
+from .database import APPLIED_CHANNEL, CONTROL_CHANNEL
 from .records import ControlRecord
 
 __all__ = ["APPLIED_CHANNEL", "CONTROL_CHANNEL", "ControlHub", "ControlSource"]
 
 log = logging.getLogger(__name__)
 
-CONTROL_CHANNEL = "connector_control"
-APPLIED_CHANNEL = "connector_applied"
 _RECENT_APPLIED = 10_000
 """Conversations whose last applied version is remembered for :meth:`ControlHub.wait_applied`."""
 
