@@ -100,7 +100,7 @@ class Carried:
     heard_at: float | None
     """When the audio that ends the transcript arrived (the runtime's clock), if known."""
     data: Mapping[str, Any] | None = None
-    """A final's entity ``data`` exactly as sent (``None`` for partials, which are not stored)."""
+    """The entity's ``data`` exactly as sent (the store keeps finals; webhooks may want partials)."""
     source_text: str | None = None
     """A translated final's original text (:attr:`Hypothesis.source_text`)."""
     source_language: str | None = None
@@ -224,14 +224,11 @@ class Outbox:
             del self._ids[key]
         if not hypothesis.text.strip():
             return 0  # nothing was said after all: no empty utterance for analytics
-        carried = Carried(track.engine, hypothesis.is_final, heard_at)
         entities = self._entities(track, hypothesis, utterance_id, 0)
+        source_text = hypothesis.source_text
+        source_language = hypothesis.source_language or (track.language if source_text else None)
         for entity_id, text, units, data in entities:
-            if hypothesis.is_final:
-                carried = Carried(
-                    track.engine, True, heard_at, data, hypothesis.source_text,
-                    hypothesis.source_language or (track.language if hypothesis.source_text is not None else None),
-                )  # fmt: skip
+            carried = Carried(track.engine, hypothesis.is_final, heard_at, data, source_text, source_language)
             self._enqueue(_Queued(entity_id, hypothesis.is_final, text, units, carried))
         self.news = self.news or bool(entities)
         return len(entities)

@@ -12,28 +12,38 @@ call, so the same code serves the embedded SQLite file and a PostgreSQL shared b
 
 from connector.store.database import (
     APPLIED_CHANNEL,
+    CONFIG_CHANNEL,
     CONTROL_CHANNEL,
+    WEBHOOK_CHANNEL,
     Backend,
     Database,
     Listener,
     ListenerLost,
 )
 from connector.store.records import (
+    WEBHOOK_EVENTS,
     ControlRecord,
     ControlState,
     Conversation,
     ConversationPage,
     ConversationSummary,
+    Delivery,
+    PhraseRule,
     SessionRecord,
+    Subscription,
     TranslationRecord,
     UtteranceRecord,
+    WebhookAuth,
     WordRecord,
 )
 from connector.store.urls import StoreConfigError, engine_url
 
 __all__ = [
     "APPLIED_CHANNEL",
+    "CONFIG_CHANNEL",
     "CONTROL_CHANNEL",
+    "WEBHOOK_CHANNEL",
+    "WEBHOOK_EVENTS",
     "Backend",
     "ControlRecord",
     "ControlState",
@@ -41,12 +51,16 @@ __all__ = [
     "ConversationPage",
     "ConversationSummary",
     "Database",
+    "Delivery",
     "Listener",
     "ListenerLost",
+    "PhraseRule",
     "SessionRecord",
     "StoreConfigError",
+    "Subscription",
     "TranslationRecord",
     "UtteranceRecord",
+    "WebhookAuth",
     "WordRecord",
     "engine_url",
 ]

@@ -4,7 +4,8 @@ The trio runtime calls it from worker threads, so it holds one SQLAlchemy engine
 each call is one short transaction on a connection of its own; nothing is kept between calls.
 The SQL is SQLAlchemy Core over :mod:`connector.store.schema`, the same on both backends; the
 only switches are SQLAlchemy's dialect ``insert`` (for ``ON CONFLICT``) and what exists on
-PostgreSQL alone (the migration's advisory lock, ``pg_notify``, :class:`Listener`).
+PostgreSQL alone (the migration's advisory lock, ``pg_notify``, :class:`Listener`, and the
+webhook claim's ``FOR UPDATE SKIP LOCKED``). The shared plumbing is :mod:`connector.store.base`.
 
 SQLite runs in WAL mode (readers never wait for the writer) with ``synchronous=NORMAL``, a busy
 timeout and foreign keys on. Its transactions are begun by us, not by ``sqlite3``: reads with
@@ -14,7 +15,8 @@ it (busy timeout) instead of failing when a read-then-write transaction would ha
 Writes are idempotent, so a writer may retry a whole batch after an error: sessions are upserted
 (a row with a newer ``updated_at`` is kept, a null ``updated_at`` orders before any time, and an
 ended session is never made live again), utterances are inserted once per
-``(session_id, utterance_id)``.
+``(session_id, utterance_id)``, webhook deliveries once per ``id`` (in the same transaction, so a
+stored final always has its deliveries queued: :mod:`connector.store.deliveries`).
 
 Listing (:meth:`Database.conversations`) is newest first, by when a conversation's first session
 started, with an opaque keyset cursor. Export pages by ``(sent_at, id)`` with one query per
@@ -28,10 +30,9 @@ import binascii
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from alembic import command
@@ -40,7 +41,6 @@ from alembic.runtime.migration import MigrationContext
 from psycopg import sql
 from sqlalchemy import (
     ColumnElement,
-    Table,
     Text,
     and_,
     bindparam,
@@ -55,36 +55,39 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
 from connector.store import schema
+from connector.store.base import WRITE, Backend, aware
+from connector.store.deliveries import WEBHOOK_CHANNEL, DeliveryStore
 from connector.store.records import (
     ControlRecord,
     ControlState,
     Conversation,
     ConversationPage,
     ConversationSummary,
+    Delivery,
     SessionRecord,
     TranslationRecord,
     UtteranceRecord,
     WordRecord,
 )
 from connector.store.schema import UtcDateTime
+from connector.store.subscriptions import CONFIG_CHANNEL, SubscriptionStore
 from connector.store.urls import engine_url
 
 __all__ = [
     "APPLIED_CHANNEL",
+    "CONFIG_CHANNEL",
     "CONTROL_CHANNEL",
     "MIGRATION_LOCK",
+    "WEBHOOK_CHANNEL",
     "Backend",
     "Database",
     "Listener",
     "ListenerLost",
     "alembic_config",
 ]
-
-Backend = Literal["sqlite", "postgresql"]
 
 CONTROL_CHANNEL = "connector_control"
 """``put_control`` notifies here: ``{"conversation": id, "version": v}``."""
@@ -95,7 +98,6 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x636F6E6E6563
 """The ``pg_advisory_xact_lock`` key :meth:`Database.migrate` holds: one migrator at a time across replicas."""
 _migrating = threading.Lock()  # Alembic's `context` and `op` are process-wide proxies: one migration per process
-_WRITE = "connector_write"  # execution option: SQLite begins this transaction IMMEDIATE
 _BUSY_TIMEOUT_MS = 10_000
 _STATES: frozenset[str] = frozenset({"started", "stopped"})
 
@@ -114,23 +116,19 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime")
-    return value
-
-
-class Database:
+class Database(DeliveryStore, SubscriptionStore):
     """The transcript store on one database URL (see :func:`connector.store.urls.engine_url`).
 
-    Thread-safe: share one instance; each call checks a connection out of the pool."""
+    Thread-safe: share one instance; each call checks a connection out of the pool. The webhook
+    outbox (:mod:`connector.store.deliveries`) and the subscriptions and phrase rules
+    (:mod:`connector.store.subscriptions`) are its mixins."""
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self._url = engine_url(url)
         name = self._url.get_backend_name()
-        self._backend: Backend = "postgresql" if name == "postgresql" else "sqlite"
+        self._backend = "postgresql" if name == "postgresql" else "sqlite"
         if self._backend == "sqlite":
             self._engine = create_engine(self._url, pool_size=pool_size, hide_parameters=True)
             event.listen(self._engine, "connect", _sqlite_connect)
@@ -158,21 +156,8 @@ class Database:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
-            if write:
-                connection.execution_options(**{_WRITE: True})
-            with connection.begin():
-                yield connection
-
-    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
-        return postgresql.insert(table) if self._backend == "postgresql" else sqlite.insert(table)
-
     def _notify(self, connection: Connection, channel: str, conversation_id: str, version: int) -> None:
-        if self._backend == "postgresql":
-            payload = json.dumps({"conversation": conversation_id, "version": version})
-            connection.execute(select(func.pg_notify(channel, payload)))
+        self._signal(connection, channel, json.dumps({"conversation": conversation_id, "version": version}))
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -194,14 +179,21 @@ class Database:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def write(self, sessions: Sequence[SessionRecord], utterances: Sequence[UtteranceRecord]) -> None:
-        """Upsert ``sessions`` and insert ``utterances`` in one transaction (idempotent)."""
+    def write(
+        self,
+        sessions: Sequence[SessionRecord],
+        utterances: Sequence[UtteranceRecord],
+        deliveries: Sequence[Delivery] = (),
+    ) -> None:
+        """Upsert ``sessions``, insert ``utterances`` and queue ``deliveries`` (in the order given)
+        in one transaction (idempotent: each delivery once per ``id``); on PostgreSQL, notify
+        :data:`WEBHOOK_CHANNEL` when it commits if any delivery was new."""
         session_rows = [_session_row(record) for record in _latest(sessions)]
         once: dict[tuple[str, str], UtteranceRecord] = {}
         for record in utterances:
             once.setdefault((record.session_id, record.utterance_id), record)  # as in the table: the first stays
         utterance_rows = [_utterance_row(record) for record in once.values()]
-        if not session_rows and not utterance_rows:
+        if not session_rows and not utterance_rows and not deliveries:
             return
         with self._transaction(write=True) as connection:
             if session_rows:
@@ -220,6 +212,7 @@ class Database:
                 )
             if utterance_rows:
                 connection.execute(self._insert(schema.utterances).on_conflict_do_nothing(), utterance_rows)
+            self._queue_deliveries(connection, deliveries)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -262,9 +255,9 @@ class Database:
         # Candidates: conversations with any session in range (the first one is among them).
         window: list[ColumnElement[bool]] = []
         if start is not None:
-            window.append(s.started_at >= _aware(start, "start"))
+            window.append(s.started_at >= aware(start, "start"))
         if end is not None:
-            window.append(s.started_at < _aware(end, "end"))
+            window.append(s.started_at < aware(end, "end"))
         if after is not None:
             window.append(s.started_at <= after[0])
         having: list[ColumnElement[bool]] = []
@@ -317,7 +310,7 @@ class Database:
         open between batches, so memory is one batch and the caller may stop at any point."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        return self._export(_aware(start, "start"), _aware(end, "end"), batch_size)
+        return self._export(aware(start, "start"), aware(end, "end"), batch_size)
 
     def _export(self, start: datetime, end: datetime, batch_size: int) -> Iterator[list[UtteranceRecord]]:
         u = schema.utterances.c
@@ -350,11 +343,13 @@ class Database:
         """Delete what is older than ``before``; return the number of rows deleted.
 
         That is: sessions that ended before it (and a session a lost replica never ended, not
-        updated since then), their utterances, controls not updated since then, and nonces
-        expired at ``now`` (default ``before``). Each chunk of at most ``chunk_size`` rows is its
-        own transaction, so a large purge never holds one long lock."""
-        _aware(before, "before")
-        expired_at = before if now is None else _aware(now, "now")
+        updated since then), their utterances, controls not updated since then, webhook
+        deliveries created before it that were delivered or dead-lettered (their payloads carry
+        transcripts; pending ones stay), and nonces expired at ``now`` (default ``before``). Each
+        chunk of at most ``chunk_size`` rows is its own transaction, so a large purge never holds
+        one long lock."""
+        aware(before, "before")
+        expired_at = before if now is None else aware(now, "now")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         s, u, c, n = schema.sessions.c, schema.utterances.c, schema.controls.c, schema.nonces.c
@@ -367,6 +362,7 @@ class Database:
             delete(schema.controls).where(
                 c.conversation_id.in_(select(c.conversation_id).where(c.updated_at < before).limit(chunk_size))
             ),
+            self._purge_deliveries(before, chunk_size),
             delete(schema.nonces).where(n.key.in_(select(n.key).where(n.expires_at <= expired_at).limit(chunk_size))),
         )
         total = 0
@@ -402,7 +398,7 @@ class Database:
             "conversation_id": conversation_id,
             "state": state,
             "version": 1,
-            "updated_at": _aware(now, "now"),
+            "updated_at": aware(now, "now"),
             "language": language,
             "engine": engine,
             "customer_id": customer_id,
@@ -439,8 +435,8 @@ class Database:
     def nonce_seen_or_add(self, key: str, *, now: datetime, expires_at: datetime) -> bool:
         """True if ``key`` is recorded and not expired at ``now``; otherwise record it until
         ``expires_at`` and return False. Of concurrent calls with one key, exactly one gets False."""
-        _aware(now, "now")
-        _aware(expires_at, "expires_at")
+        aware(now, "now")
+        aware(expires_at, "expires_at")
         n = schema.nonces.c
         with self._transaction(write=True) as connection:
             # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT here.
@@ -555,7 +551,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE) else "BEGIN")
 
 
 # -- records <-> rows ------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 from ..protocol import Outgoing, SessionMachine
 from ..protocol.durations import DurationError, parse_duration
 from ..report import SessionReport
-from .records import SessionRecord, TranslationRecord, UtteranceRecord, WordRecord
+from .events import conversation_event, plan, utterance_event
+from .records import Delivery, SessionRecord, Subscription, TranslationRecord, UtteranceRecord, WordRecord
 
 __all__ = ["Journal", "NullJournal", "RecordSink", "SessionJournal"]
 
@@ -31,9 +32,17 @@ log = logging.getLogger(__name__)
 class RecordSink(Protocol):
     """Where records go (:class:`~connector.store.writer.StoreWriter`)."""
 
-    def session(self, record: SessionRecord, then: Callable[[], None] | None = None) -> None: ...
+    def session(
+        self, record: SessionRecord, then: Callable[[], None] | None = None, deliveries: Sequence[Delivery] = ()
+    ) -> None: ...
 
-    def utterance(self, record: UtteranceRecord) -> None: ...
+    def utterance(self, record: UtteranceRecord, deliveries: Sequence[Delivery] = ()) -> None: ...
+
+    def deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
+
+
+Redactor = Callable[[UtteranceRecord], UtteranceRecord]
+"""Replaces what must not be stored or delivered (card numbers, PINs...) in a record."""
 
 
 class Journal(Protocol):
@@ -55,6 +64,8 @@ class Journal(Protocol):
 
     def ended(self, machine: SessionMachine, report: SessionReport, transcribed_seconds: float) -> None: ...
 
+    def phrase(self, machine: SessionMachine, data: Mapping[str, Any]) -> None: ...
+
 
 class NullJournal:
     """Records nothing (no store configured)."""
@@ -75,6 +86,9 @@ class NullJournal:
             then()
 
     def ended(self, machine: SessionMachine, report: SessionReport, transcribed_seconds: float) -> None:
+        pass
+
+    def phrase(self, machine: SessionMachine, data: Mapping[str, Any]) -> None:
         pass
 
 
@@ -102,8 +116,15 @@ class SessionJournal:
         replica: str,
         progress_every: float = 10.0,
         clock: Callable[[], datetime] = _now,
+        subscriptions: Callable[[], Sequence[Subscription]] = tuple,
+        redactor_for: Callable[[Mapping[str, Any]], Redactor | None] = lambda options: None,
     ) -> None:
         self.sink = sink
+        self.subscriptions = subscriptions
+        """The webhook subscriptions now (configuration and API), asked at each event."""
+        self.redactor_for = redactor_for
+        """The call's redaction (from ``customConfig.redaction`` and the server's default)."""
+        self.redact: Redactor | None = None
         self.session_id = session_id
         self.organization_id = organization_id
         self.correlation_id = correlation_id
@@ -122,7 +143,8 @@ class SessionJournal:
         if machine.conversation_id is None or machine.is_probe or machine.disconnect_sent:
             return
         self.started_at = self.clock()
-        self._session(machine, 0.0)
+        self.redact = self.redactor_for(machine.settings.options if machine.settings is not None else {})
+        self._session(machine, 0.0, event="conversation.started")
 
     def progress(
         self, machine: SessionMachine, transcribed_seconds: float, then: Callable[[], None] | None = None
@@ -134,14 +156,15 @@ class SessionJournal:
 
     def ended(self, machine: SessionMachine, report: SessionReport, transcribed_seconds: float) -> None:
         if self._recording(machine):
-            self._session(machine, transcribed_seconds, ended=report)
+            self._session(machine, transcribed_seconds, ended=report, event="conversation.ended")
 
     def written(self, message: Outgoing, machine: SessionMachine) -> None:
         if not message.transcripts or not self._recording(machine):
             return
         sent_at = self.clock()
+        subscriptions = self.subscriptions()
         for carried in message.transcripts:
-            if carried.data is None:
+            if carried.data is None or not (carried.is_final or _wanted(subscriptions, "utterance.partial")):
                 continue
             try:
                 record = self._utterance(machine, carried.data, sent_at, carried.engine)
@@ -150,8 +173,26 @@ class SessionJournal:
                 continue
             if carried.source_text is not None:
                 record = _as_translation(record, carried.source_text, carried.source_language)
+            if self.redact is not None:
+                record = self.redact(record)
+            event = "utterance.final" if carried.is_final else "utterance.partial"
+            deliveries = plan(subscriptions, event, utterance_event(record, self.organization_id,
+                              is_final=carried.is_final), now=sent_at)  # fmt: skip
+            if not carried.is_final:
+                self.sink.deliveries(deliveries)  # partials are delivered, not stored
+                continue
             self.transcripts += 1
-            self.sink.utterance(record)
+            self.sink.utterance(record, deliveries)
+
+    def phrase(self, machine: SessionMachine, data: Mapping[str, Any]) -> None:
+        """A phrase rule matched (``data``: channel, role, rule, the matched text, its offset):
+        ``phrase.detected`` to the subscriptions that want it."""
+        if not self._recording(machine):
+            return
+        assert machine.conversation_id is not None
+        body = {"conversationId": machine.conversation_id, "sessionId": self.session_id,
+                "organizationId": self.organization_id, **data}  # fmt: skip
+        self.sink.deliveries(plan(self.subscriptions(), "phrase.detected", body, now=self.clock()))
 
     # ------------------------------------------------------------------ records
 
@@ -200,36 +241,36 @@ class SessionJournal:
         transcribed: float,
         ended: SessionReport | None = None,
         then: Callable[[], None] | None = None,
+        event: str | None = None,
     ) -> None:
         assert machine.conversation_id is not None and self.started_at is not None
         media = machine.media
         settings = machine.settings
         now = self.clock()
-        self.sink.session(
-            SessionRecord(
-                session_id=self.session_id,
-                conversation_id=machine.conversation_id,
-                organization_id=self.organization_id,
-                correlation_id=self.correlation_id,
-                started_at=self.started_at,
-                participant=dict(machine.participant),
-                channels=tuple(self._channels(machine)),
-                media_format=media.format if media is not None else None,
-                language=settings.target_language or settings.language if settings is not None else None,
-                engine=self.engine or (settings.engine if settings is not None else None),
-                replica=self.replica,
-                transcribing=machine.transcribing and ended is None,
-                control_version=machine.control_version,
-                audio_seconds=round(machine.counters.audio_seconds, 3),
-                transcribed_seconds=round(transcribed, 3),
-                transcripts=self.transcripts,
-                ended_at=now if ended is not None else None,
-                outcome=ended.outcome.value if ended is not None else None,
-                disconnect_reason=ended.disconnect_reason if ended is not None else None,
-                updated_at=now,
-            ),
-            then,
+        record = SessionRecord(
+            session_id=self.session_id,
+            conversation_id=machine.conversation_id,
+            organization_id=self.organization_id,
+            correlation_id=self.correlation_id,
+            started_at=self.started_at,
+            participant=dict(machine.participant),
+            channels=tuple(self._channels(machine)),
+            media_format=media.format if media is not None else None,
+            language=settings.target_language or settings.language if settings is not None else None,
+            engine=self.engine or (settings.engine if settings is not None else None),
+            replica=self.replica,
+            transcribing=machine.transcribing and ended is None,
+            control_version=machine.control_version,
+            audio_seconds=round(machine.counters.audio_seconds, 3),
+            transcribed_seconds=round(transcribed, 3),
+            transcripts=self.transcripts,
+            ended_at=now if ended is not None else None,
+            outcome=ended.outcome.value if ended is not None else None,
+            disconnect_reason=ended.disconnect_reason if ended is not None else None,
+            updated_at=now,
         )
+        deliveries = plan(self.subscriptions(), event, conversation_event(record), now=now) if event else []
+        self.sink.session(record, then, deliveries)
 
 
 def _as_translation(record: UtteranceRecord, source_text: str, source_language: str | None) -> UtteranceRecord:
@@ -244,3 +285,7 @@ def _as_translation(record: UtteranceRecord, source_text: str, source_language: 
         words=(),
         translation=TranslationRecord(text=record.text, language=record.language or ""),
     )
+
+
+def _wanted(subscriptions: Sequence[Subscription], event: str) -> bool:
+    return any(event in subscription.events for subscription in subscriptions)

@@ -15,14 +15,21 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "WEBHOOK_EVENTS",
     "ControlRecord",
     "ControlState",
     "Conversation",
     "ConversationPage",
     "ConversationSummary",
+    "Delivery",
+    "DeliveryStatus",
+    "PhraseRule",
     "SessionRecord",
+    "Subscription",
     "TranslationRecord",
     "UtteranceRecord",
+    "WebhookAuth",
+    "WebhookEvent",
     "WordRecord",
 ]
 
@@ -138,3 +145,95 @@ class ConversationPage:
     items: Sequence[ConversationSummary]
     next_cursor: str | None
     """Pass as ``cursor`` to get the next page; ``None`` on the last page."""
+
+
+# --------------------------------------------------------------------- webhooks (issue #12)
+
+WebhookEvent = Literal[
+    "utterance.final", "utterance.partial", "conversation.started", "conversation.ended", "phrase.detected"
+]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
+    "utterance.final", "utterance.partial", "conversation.started", "conversation.ended", "phrase.detected"
+)  # fmt: skip
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAuth:
+    """How deliveries to one target authenticate (any combination; secrets never reach a log)."""
+
+    signing_secret: str | None = field(default=None, repr=False)
+    """Standard Webhooks secret (``whsec_`` + base64): ``webhook-id``/``-timestamp``/``-signature`` headers."""
+    header_name: str | None = None
+    header_value: str | None = field(default=None, repr=False)
+    """A static secret header (e.g. ``Authorization: Bearer ...`` or ``X-Api-Key``)."""
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = field(default=None, repr=False)
+    oauth_scope: str | None = None
+    """OAuth2 client credentials: a token is fetched, cached until shortly before it expires, and sent as Bearer."""
+    ca_file: str | None = None
+    """PEM bundle the target's certificate must chain to (instead of the system's)."""
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    """Mutual TLS: the client certificate and key presented to the target."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Where events go: a target URL, the events it wants, and filters (empty: everything)."""
+
+    id: str
+    url: str
+    events: frozenset[str]
+    created_at: datetime
+    auth: WebhookAuth = field(default_factory=WebhookAuth)
+    organization_id: str | None = None
+    conversation_id: str | None = None
+    roles: frozenset[str] = frozenset()
+    """Channel roles (``external``, ``internal``) whose utterances and phrases it gets; empty: both."""
+    source: Literal["config", "api"] = "api"
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event to one subscription: the unit of at-least-once delivery.
+
+    ``id`` is the ``webhook-id`` the receiver de-duplicates on (the same for every attempt).
+    Deliveries of one ``(subscription_id, conversation_id)`` go out in ``sequence`` order, each
+    after the one before it succeeded (or was dead-lettered).
+    """
+
+    id: str
+    subscription_id: str
+    conversation_id: str
+    event: str
+    payload: Mapping[str, Any]
+    """The JSON body: ``{"type": event, "timestamp": ..., "data": {...}}`` (docs/webhooks.md)."""
+    created_at: datetime
+    next_attempt_at: datetime
+    sequence: int = 0
+    """Assigned by the store on insert: increasing in insertion order."""
+    attempts: int = 0
+    status: DeliveryStatus = "pending"
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseRule:
+    """Phrases (whole words, case-insensitive) or a regular expression to listen for."""
+
+    id: str
+    name: str
+    created_at: datetime
+    phrases: tuple[str, ...] = ()
+    pattern: str | None = None
+    roles: frozenset[str] = frozenset()
+    """Channel roles it applies to; empty: both."""
+    languages: frozenset[str] = frozenset()
+    """Language tags (or their primary subtag, ``en``) it applies to; empty: all."""
+    on_partials: bool = False
+    """Match partials too (faster: the phrase is reported as soon as it is heard), not only finals."""
+    source: Literal["config", "api"] = "api"

@@ -1,9 +1,9 @@
 """The store's tables: the single source of truth for the schema (SQLAlchemy Core, no ORM).
 
 One schema serves SQLite (the embedded default) and PostgreSQL (several replicas sharing one
-database); every type here maps to both without dialect switches. The initial migration
-(``migrations/versions/0001_initial.py``) creates exactly these tables, and a test compares a
-migrated database with :data:`metadata`, so a change here needs a new migration.
+database); every type here maps to both without dialect switches. The migrations
+(``migrations/versions/``: ``0001_initial.py``, ``0002_webhooks.py``) create exactly these tables,
+and a test compares a migrated database with :data:`metadata`, so a change here needs a new migration.
 
 ``sessions``
     One row per AudioHook session (``SessionRecord``), keyed by ``session_id``; ``participant``
@@ -21,6 +21,20 @@ migrated database with :data:`metadata`, so a change here needs a new migration.
     ``conversation_id``; ``version`` grows by one per request.
 ``nonces``
     Signature nonces seen by any replica, keyed by the nonce, until ``expires_at``.
+``webhook_subscriptions``
+    Subscriptions created through the control API (``Subscription``), keyed by ``id``; ``events``
+    and ``roles`` are sorted JSON lists, ``auth`` a JSON object of the ``WebhookAuth`` fields.
+    Secrets (signing secret, header value, OAuth client secret) are stored as given, so the
+    database is as sensitive as the configuration that would otherwise hold them.
+``webhook_deliveries``
+    The outbox: one row per event to one subscription (``Delivery``), inserted in the same
+    transaction as the utterance it reports. ``sequence`` (the autoincrement key) orders the
+    deliveries of a ``(subscription_id, conversation_id)`` pair; ``id`` is the unique
+    ``webhook-id``. ``leased_until`` and ``replica`` mark a delivery claimed by a deliverer.
+    No foreign key: a subscription may come from the configuration file rather than the table.
+``phrase_rules``
+    Phrase rules created through the control API (``PhraseRule``), keyed by ``id``; ``phrases``
+    is a JSON list (in order), ``roles`` and ``languages`` sorted JSON lists.
 
 Times are :class:`UtcDateTime`: timezone-aware UTC in and out on both backends (SQLite keeps no
 zone, so the value is converted to UTC before it is stored and marked UTC when read back; its
@@ -51,7 +65,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UtcDateTime", "controls", "metadata", "nonces", "sessions", "utterances"]
+__all__ = [
+    "UtcDateTime",
+    "controls",
+    "metadata",
+    "nonces",
+    "phrase_rules",
+    "sessions",
+    "utterances",
+    "webhook_deliveries",
+    "webhook_subscriptions",
+]
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -118,9 +142,7 @@ utterances = Table(
     "utterances",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column(
-        "session_id", Text, ForeignKey("sessions.session_id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("session_id", Text, ForeignKey("sessions.session_id", ondelete="CASCADE"), nullable=False),
     Column("conversation_id", Text, nullable=False, index=True),
     Column("utterance_id", Text, nullable=False),
     Column("channel", Integer, nullable=False),
@@ -159,4 +181,58 @@ nonces = Table(
     metadata,
     Column("key", Text, primary_key=True),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("auth", JSON, nullable=False),
+    Column("organization_id", Text),
+    Column("conversation_id", Text),
+    Column("roles", JSON, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("sequence", _Id, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False),
+    Column("subscription_id", Text, nullable=False),
+    Column("conversation_id", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", UtcDateTime),
+    Column("leased_until", UtcDateTime),
+    Column("replica", Text),
+    UniqueConstraint("id"),
+    CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+    # Is there a pending delivery ahead of this one in its queue? (the head test of a claim)
+    Index("ix_webhook_deliveries_queue", "subscription_id", "conversation_id", "status", "sequence"),
+    # Pending deliveries in sequence order (claims) and dead letters newest first.
+    Index("ix_webhook_deliveries_status_sequence", "status", "sequence"),
+)
+
+phrase_rules = Table(
+    "phrase_rules",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("phrases", JSON, nullable=False),
+    Column("pattern", Text),
+    Column("roles", JSON, nullable=False),
+    Column("languages", JSON, nullable=False),
+    Column("on_partials", Boolean, nullable=False),
+    Column("source", Text, nullable=False),
 )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from connector.store import SessionRecord, TranslationRecord, UtteranceRecord, WordRecord
+from connector.store.records import Delivery, PhraseRule, Subscription, WebhookAuth
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 PARIS = timezone(timedelta(hours=1))
@@ -63,5 +64,68 @@ def utterance(
         ),
         translation=TranslationRecord(text="hello, how can I help?", language="en-US"),
         engine="local",
+    )
+    return replace(record, **changes)
+
+
+def auth() -> WebhookAuth:
+    return WebhookAuth(
+        signing_secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        header_name="X-Api-Key",
+        header_value="key-\u00e9-secret",
+        oauth_token_url="https://idp.example/token",
+        oauth_client_id="client-1",
+        oauth_client_secret="oauth-secret",
+        oauth_scope="hooks.write",
+        ca_file="/etc/connector/ca.pem",
+        client_cert_file="/etc/connector/client.pem",
+        client_key_file="/etc/connector/client.key",
+    )
+
+
+def subscription(id: str = "sub-1", **changes: Any) -> Subscription:
+    record = Subscription(
+        id=id,
+        url="https://hooks.example/connector",
+        events=frozenset({"utterance.final", "phrase.detected"}),
+        created_at=at(1),
+        auth=auth(),
+        organization_id="org-1",
+        conversation_id="c1",
+        roles=frozenset({"external"}),
+        source="config",
+        enabled=False,
+    )
+    return replace(record, **changes)
+
+
+def phrase_rule(id: str = "rule-1", **changes: Any) -> PhraseRule:
+    record = PhraseRule(
+        id=id,
+        name="cancellation",
+        created_at=at(2),
+        phrases=("cancel my contract", "résilier"),
+        pattern=r"\bcancel(l?ed|ing)?\b",
+        roles=frozenset({"external", "internal"}),
+        languages=frozenset({"en", "fr-FR"}),
+        on_partials=True,
+        source="config",
+    )
+    return replace(record, **changes)
+
+
+def delivery(id: str = "d1", subscription_id: str = "sub-1", conversation_id: str = "c1", **changes: Any) -> Delivery:
+    record = Delivery(
+        id=id,
+        subscription_id=subscription_id,
+        conversation_id=conversation_id,
+        event="utterance.final",
+        payload={
+            "type": "utterance.final",
+            "timestamp": "2026-03-01T12:00:13.123456Z",
+            "data": {"conversationId": conversation_id, "text": "bonjour", "confidence": 0.875, "words": [1, 2.5]},
+        },
+        created_at=at(13),
+        next_attempt_at=at(13),
     )
     return replace(record, **changes)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from connector.protocol import Outgoing, SessionMachine, Track
 from connector.report import Outcome, SessionReport
 from connector.store.journal import SessionJournal
-from connector.store.records import SessionRecord, UtteranceRecord
+from connector.store.records import Delivery, SessionRecord, Subscription, UtteranceRecord
 from connector.vocabulary import Hypothesis, Word
 from tests.protocol.machine_client import ORG, SID, Client, Policy
 
@@ -20,14 +20,22 @@ class Sink:
     def __init__(self) -> None:
         self.sessions: list[SessionRecord] = []
         self.utterances: list[UtteranceRecord] = []
+        self.queued: list[Delivery] = []
 
-    def session(self, record: SessionRecord, then: Callable[[], None] | None = None) -> None:
+    def session(
+        self, record: SessionRecord, then: Callable[[], None] | None = None, deliveries: Sequence[Delivery] = ()
+    ) -> None:
         self.sessions.append(record)
+        self.deliveries(deliveries)
         if then is not None:
             then()
 
-    def utterance(self, record: UtteranceRecord) -> None:
+    def utterance(self, record: UtteranceRecord, deliveries: Sequence[Delivery] = ()) -> None:
         self.utterances.append(record)
+        self.deliveries(deliveries)
+
+    def deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        self.queued.extend(deliveries)
 
 
 def opened_call() -> tuple[SessionMachine, SessionJournal, Sink]:
@@ -108,3 +116,41 @@ def test_probes_and_refused_calls_are_not_recorded() -> None:
     Client(refused).open(customConfig={"transcriptionVendor": "nope"})
     journal.opened(refused)
     assert sink.sessions == []
+
+
+def test_events_become_deliveries_for_the_subscriptions_that_want_them() -> None:
+    machine = SessionMachine(session_id=SID, organization_id=ORG, policy=Policy())
+    Client(machine).open()
+    everything = Subscription("all", "https://a.example/hook", frozenset({"conversation.started", "utterance.final",
+                              "utterance.partial", "conversation.ended"}), NOW)  # fmt: skip
+    agents = Subscription("agents", "https://b.example/hook", frozenset({"utterance.final"}), NOW,
+                          roles=frozenset({"internal"}))  # fmt: skip
+    other_org = Subscription("other", "https://c.example/hook", frozenset({"utterance.final"}), NOW,
+                             organization_id="00000000-0000-0000-0000-000000000001")  # fmt: skip
+    sink = Sink()
+    journal = SessionJournal(sink, session_id=SID, organization_id=ORG, correlation_id="c", replica="r",
+                             clock=lambda: NOW, subscriptions=lambda: (everything, agents, other_org))  # fmt: skip
+    journal.opened(machine)
+    customer = Track(channel=0, language="en-US", engine="scripted")
+    agent = Track(channel=1, language="en-US", engine="scripted")
+    machine.transcript(customer, Hypothesis(0, "hello", False, 0.0, 0.5, 0.5))
+    written(machine, journal)  # the partial goes out before its final replaces it
+    machine.transcript(customer, Hypothesis(0, "hello there", True, 0.0, 1.0, 0.9))
+    machine.transcript(agent, Hypothesis(0, "how can I help", True, 1.5, 1.0, 0.9))
+    written(machine, journal)
+    journal.ended(machine, SessionReport(outcome=Outcome.COMPLETED), 3.0)
+    events = [(d.subscription_id, d.event) for d in sink.queued]
+    assert events == [
+        ("all", "conversation.started"),
+        ("all", "utterance.partial"),
+        ("all", "utterance.final"),
+        ("all", "utterance.final"),
+        ("agents", "utterance.final"),
+        ("all", "conversation.ended"),
+    ]
+    final = next(d for d in sink.queued if d.subscription_id == "agents")
+    assert final.payload["type"] == "utterance.final"
+    assert final.payload["data"]["text"] == "how can I help" and final.payload["data"]["role"] == "internal"
+    assert final.payload["data"]["utteranceId"] == sink.utterances[1].utterance_id
+    assert len({d.id for d in sink.queued}) == len(sink.queued)  # one webhook-id per delivery
+    assert [u.text for u in sink.utterances] == ["hello there", "how can I help"]  # the partial is not stored

@@ -17,8 +17,8 @@ from connector.store import Database
 from connector.store.database import MIGRATION_LOCK, alembic_config
 from connector.store.schema import metadata
 
-HEAD = "0001"
-TABLES = {"sessions", "utterances", "controls", "nonces"}
+HEAD = "0002"
+TABLES = {"sessions", "utterances", "controls", "nonces", "webhook_subscriptions", "webhook_deliveries", "phrase_rules"}
 REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import logging, sys
@@ -50,7 +50,7 @@ def test_migrate_from_empty_then_again(url: str) -> None:
 def test_one_head_revision() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert script.get_heads() == [HEAD]
-    assert [revision.revision for revision in script.walk_revisions()] == [HEAD]
+    assert [revision.revision for revision in script.walk_revisions()] == [HEAD, "0001"]
 
 
 def test_migrated_database_matches_the_schema_module(db: Database) -> None:
