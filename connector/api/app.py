@@ -25,6 +25,7 @@ from .models import Health
 from .ports import ControlRequests, ConversationStore, StartCheck
 from .routes import add_conversation_routes
 from .settings import ApiSettings
+from .webhooks import WebhookOptions, WebhookStore, add_webhook_routes
 
 __all__ = ["TITLE", "ControlApi", "create_app"]
 
@@ -59,14 +60,20 @@ def create_app(
     limiter: trio.CapacityLimiter,
     *,
     check_start: StartCheck | None = None,
+    webhooks: WebhookStore | None = None,
+    webhook_options: WebhookOptions | None = None,
 ) -> FastAPI:
     """The application; ``limiter`` bounds the worker threads that call ``store``; ``check_start``
-    refuses a start whose engine or language this server cannot serve (422, before it is stored)."""
+    refuses a start whose engine or language this server cannot serve (422, before it is stored).
+    With ``webhooks`` (the store's webhook side), the webhook and phrase-rule routes are mounted
+    (:mod:`.webhooks`); ``webhook_options`` gives them the configured records and the change hook."""
     app = ControlApi(title=TITLE, version=__version__, description=_DESCRIPTION, docs_url=None, redoc_url=None)
     tokens = TokenTable(settings.tokens, anonymous=settings.anonymous)
     guarded = APIRouter(route_class=guarded_route(tokens), dependencies=[Security(bearer)])
     add_conversation_routes(guarded, store, hub, settings, limiter, check_start)
     add_export_route(guarded, store, limiter)
+    if webhooks is not None:
+        add_webhook_routes(guarded, webhooks, limiter, webhook_options or WebhookOptions())
     app.include_router(guarded)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness (no token needed)")

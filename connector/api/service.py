@@ -14,6 +14,7 @@ from .app import create_app
 from .ports import StartCheck
 from .serve import serve_api
 from .settings import ApiSettings
+from .webhooks import WebhookOptions
 
 __all__ = ["ApiService", "start_check"]
 
@@ -21,9 +22,25 @@ __all__ = ["ApiService", "start_check"]
 class ApiService:
     """The control API as one of the server's background tasks, on its own port, over the store."""
 
-    def __init__(self, settings: ApiSettings, store: StoreService, check_start: StartCheck | None = None) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        store: StoreService,
+        check_start: StartCheck | None = None,
+        *,
+        allow_http_webhooks: bool = False,
+    ) -> None:
         self.settings = settings
-        self.app = create_app(store.database, store.hub, settings, store.limiter, check_start=check_start)
+        options = WebhookOptions(
+            config_subscriptions=lambda: store.config_subscriptions,
+            config_phrase_rules=lambda: store.config_rules,
+            on_change=store.reload,
+            allow_http=allow_http_webhooks,
+        )
+        self.app = create_app(
+            store.database, store.hub, settings, store.limiter,
+            check_start=check_start, webhooks=store.database, webhook_options=options,
+        )  # fmt: skip
         self.port = 0
         self.ready = trio.Event()
         """Set once the API is listening (:attr:`port` is then the bound port)."""
