@@ -48,6 +48,11 @@ NAMESPACE = "connector"
 
 OPENED_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 TRANSCRIPT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+WEBHOOK_REASONS = (
+    "timeout", "network", "throttled", "server_error", "refused", "auth", "error", "disabled",
+    "max_age", "unknown_subscription",
+)  # fmt: skip
+"""Reasons a webhook attempt fails or a delivery dies (bounded label values)."""
 LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 MESSAGE_TYPES = frozenset(
@@ -205,6 +210,26 @@ class PrometheusObserver:
             registry=r,
         )
         self.store_backlog_rows = Gauge(f"{NAMESPACE}_store_backlog", "Records waiting for the store", registry=r)
+        self.webhook_latency = Histogram(
+            f"{NAMESPACE}_webhook_delivery_seconds",
+            "From queuing a webhook delivery to the receiver accepting it (retries included)",
+            buckets=TRANSCRIPT_BUCKETS,
+            registry=r,
+        )
+        self.webhook_attempts = Histogram(
+            f"{NAMESPACE}_webhook_attempts",
+            "Attempts a delivery took until it was accepted",
+            buckets=(1, 2, 3, 5, 10, 20, 50),
+            registry=r,
+        )
+        self.webhook_failures = Counter(
+            f"{NAMESPACE}_webhook_attempt_failures", "Webhook attempts that failed (retried), by reason", ["reason"],
+            registry=r,
+        )  # fmt: skip
+        self.webhook_dead_letters = Counter(
+            f"{NAMESPACE}_webhook_dead_letters", "Webhook deliveries dead-lettered, by reason", ["reason"], registry=r
+        )
+        self.webhook_pending = Gauge(f"{NAMESPACE}_webhook_backlog", "Webhook deliveries pending", registry=r)
         in_use = Gauge(f"{NAMESPACE}_worker_threads_in_use", "Worker-thread tokens borrowed now", registry=r)
         in_use.set_function(lambda: float(limiter.borrowed_tokens))
         total = Gauge(f"{NAMESPACE}_worker_threads_limit", "Worker-thread tokens available in total", registry=r)
@@ -283,6 +308,19 @@ class PrometheusObserver:
 
     def store_backlog(self, rows: int) -> None:
         self.store_backlog_rows.set(rows)
+
+    def webhook_delivered(self, seconds_since_created: float, attempts: int) -> None:
+        self.webhook_latency.observe(max(0.0, seconds_since_created))
+        self.webhook_attempts.observe(attempts)
+
+    def webhook_attempt_failed(self, reason: str) -> None:
+        self.webhook_failures.labels(_bounded(reason, WEBHOOK_REASONS)).inc()
+
+    def webhook_dead(self, reason: str) -> None:
+        self.webhook_dead_letters.labels(_bounded(reason, WEBHOOK_REASONS)).inc()
+
+    def webhook_backlog(self, count: int) -> None:
+        self.webhook_pending.set(count)
 
 
 async def watch_gc_pauses(histogram: Histogram) -> None:

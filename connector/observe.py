@@ -64,6 +64,18 @@ class Observer(Protocol):
     def store_backlog(self, rows: int) -> None:
         """Records waiting to be written now."""
 
+    def webhook_delivered(self, seconds_since_created: float, attempts: int) -> None:
+        """A webhook delivery was accepted (2xx), ``seconds_since_created`` after it was queued."""
+
+    def webhook_attempt_failed(self, reason: str) -> None:
+        """An attempt failed and will be retried (``timeout``, ``network``, ``throttled``, ``server_error``...)."""
+
+    def webhook_dead(self, reason: str) -> None:
+        """A delivery was dead-lettered (``max_age``, ``unknown_subscription``)."""
+
+    def webhook_backlog(self, count: int) -> None:
+        """Deliveries pending now (sampled)."""
+
 
 class NullObserver:
     """Observes nothing (the default when metrics are off)."""
@@ -120,6 +132,18 @@ class NullObserver:
         pass
 
     def store_backlog(self, rows: int) -> None:
+        pass
+
+    def webhook_delivered(self, seconds_since_created: float, attempts: int) -> None:
+        pass
+
+    def webhook_attempt_failed(self, reason: str) -> None:
+        pass
+
+    def webhook_dead(self, reason: str) -> None:
+        pass
+
+    def webhook_backlog(self, count: int) -> None:
         pass
 
 
@@ -213,3 +237,15 @@ class SessionTally:
 
     def store_backlog(self, rows: int) -> None:
         self.observer.store_backlog(rows)
+
+    def webhook_delivered(self, seconds_since_created: float, attempts: int) -> None:
+        self.observer.webhook_delivered(seconds_since_created, attempts)
+
+    def webhook_attempt_failed(self, reason: str) -> None:
+        self.observer.webhook_attempt_failed(reason)
+
+    def webhook_dead(self, reason: str) -> None:
+        self.observer.webhook_dead(reason)
+
+    def webhook_backlog(self, count: int) -> None:
+        self.observer.webhook_backlog(count)

@@ -9,21 +9,25 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import trio
 
 from .api import ApiService, ApiSettings, start_check
+from .api.webhooks import phrase_rule_records
 from .asr import EngineRegistry
 from .config import Settings
-from .envparse import ConfigError
+from .envparse import ConfigError, EnvReader
 from .nursery.transcription import Pipeline
 from .observe import Observer
+from .phrases import phrase_rules_from_env
 from .protocol import CallSettings
 from .server import ConnectorServer, Route
 from .server.app import Service
 from .store.service import StoreService
 from .store.settings import StoreSettings
+from .webhooks import Deliverer, WebhookSettings
 
 __all__ = ["Extensions", "TranslationParts", "build_extensions", "translation_parts"]
 
@@ -54,8 +58,8 @@ class Extensions:
     background: tuple[Callable[[], Awaitable[None]], ...]
     """Tasks run while the server serves (loop-lag probe, GC pause timer, scheduled full collections)."""
     translation: TranslationParts
-    store: StoreService | None = None
-    """The transcript store (``None`` with ``CONNECTOR_STORE_URL=off``)."""
+    store: StoreParts | None = None
+    """The transcript store and its deliverer (``None`` with ``CONNECTOR_STORE_URL=off``)."""
     api: ApiSettings | None = None
     """The control API's settings (``None``: no API; it needs the store)."""
 
@@ -63,10 +67,12 @@ class Extensions:
         """The server with these parts, as ``audiohook-connector serve`` builds it."""
         store_parts: tuple[Service, ...] = ()
         store_tasks: tuple[Callable[[], Awaitable[None]], ...] = ()
-        if self.store is not None:
-            store_parts, store_tasks = (self.store,), (self.store.run,)
+        store = self.store.store if self.store is not None else None
+        if self.store is not None and store is not None:
+            store_parts, store_tasks = (store,), (store.run, self.store.deliverer.run)
             if self.api is not None:
-                api = ApiService(self.api, self.store, check_start=start_check(engines))
+                allow_http = self.store.webhooks.allow_http
+                api = ApiService(self.api, store, check_start=start_check(engines), allow_http_webhooks=allow_http)
                 store_tasks = (*store_tasks, api.run)
         return ConnectorServer(
             settings,
@@ -78,7 +84,7 @@ class Extensions:
             pipeline_for=self.translation.pipeline_for,
             translation_check=self.translation.translation_check,
             services=(*store_parts, *self.translation.services),
-            store=self.store,
+            store=store,
         )
 
 
@@ -146,8 +152,8 @@ def build_extensions(settings: Settings, env: Mapping[str, str]) -> Extensions:
 
     limiter = trio.CapacityLimiter(settings.worker_threads)
     metrics = build_metrics(env, limiter)
-    store_settings = StoreSettings.from_env(env)
-    store = StoreService(store_settings, metrics.observer) if store_settings.url is not None else None
+    parts = store_parts(env, metrics.observer)
+    store = parts.store if parts is not None else None
     api = ApiSettings.from_env(env) if store is not None else None
     if settings.transcribe == "on-start" and (api is None or not api.enabled):
         raise ConfigError(
@@ -160,6 +166,42 @@ def build_extensions(settings: Settings, env: Mapping[str, str]) -> Extensions:
         routes=metrics_routes(metrics),
         background=(*metrics.background, full_collections(settings.gc_interval)),
         translation=translation_parts(settings, env),
-        store=store,
+        store=parts,
         api=api if api is not None and api.enabled else None,
     )
+
+
+@dataclass(frozen=True)
+class StoreParts:
+    """The store and what runs on it: the webhook deliverer and its settings."""
+
+    store: StoreService
+    deliverer: Deliverer
+    webhooks: WebhookSettings
+
+
+def store_parts(env: Mapping[str, str], observer: Observer) -> StoreParts | None:
+    """The store (``None`` with ``CONNECTOR_STORE_URL=off``), its webhook subscriptions and phrase
+    rules from the configuration, and the deliverer, woken whenever deliveries are queued (here,
+    or on another replica: NOTIFY)."""
+    read = EnvReader(env, collect=True)
+    store_settings = StoreSettings.from_env(env, read)
+    webhooks = WebhookSettings.from_env(env, read)
+    rules = phrase_rules_from_env(env, read=read)
+    read.raise_problems()
+    if store_settings.url is None:
+        if webhooks.subscriptions or rules:
+            raise ConfigError("CONNECTOR_WEBHOOKS and CONNECTOR_PHRASE_RULES need the store: set CONNECTOR_STORE_URL")
+        return None
+    store = StoreService(
+        store_settings,
+        observer,
+        config_subscriptions=webhooks.subscriptions,
+        config_rules=phrase_rule_records(rules, datetime.now(UTC)),
+    )
+    deliverer = Deliverer(
+        store.database, store.subscriptions, webhooks, store.limiter, observer=observer, replica=store_settings.replica
+    )
+    store.writer.on_deliveries = deliverer.wake
+    store.hub.on_deliveries = deliverer.wake
+    return StoreParts(store, deliverer, webhooks)

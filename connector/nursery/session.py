@@ -328,7 +328,9 @@ class _Session:
             self.sender.wake()
 
     def transcript(self, track: Track, hypothesis: Hypothesis, heard_at: float | None) -> None:
-        """A channel's result: into the machine's outbox (a typed path, see TranscriptSink)."""
+        """A channel's result: phrase rules see it first (a phrase on a partial is reported at
+        once), then into the machine's outbox (a typed path, see TranscriptSink)."""
+        self.journal.heard(self.machine, track, hypothesis)
         self.apply(self.machine.transcript(track, hypothesis, heard_at))
 
     def _start(self, settings: CallSettings) -> None:

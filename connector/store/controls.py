@@ -26,7 +26,7 @@ from typing import Protocol
 
 import trio
 
-from .database import APPLIED_CHANNEL, CONTROL_CHANNEL
+from .database import APPLIED_CHANNEL, CONFIG_CHANNEL, CONTROL_CHANNEL, WEBHOOK_CHANNEL
 from .records import ControlRecord
 
 __all__ = ["APPLIED_CHANNEL", "CONTROL_CHANNEL", "ControlHub", "ControlSource"]
@@ -76,6 +76,10 @@ class ControlHub:
         self._waiters: dict[str, list[tuple[int, trio.Event]]] = {}
         self.listening = trio.Event()
         """Set once the LISTEN connection is up (PostgreSQL) or at once (in-process)."""
+        self.on_config: Callable[[], None] = lambda: None
+        """Another replica changed webhook subscriptions or phrase rules (reload them)."""
+        self.on_deliveries: Callable[[], None] = lambda: None
+        """Another replica queued webhook deliveries (wake the deliverer)."""
 
     # ------------------------------------------------------------------ sessions
 
@@ -184,7 +188,9 @@ class ControlHub:
         while True:
             try:
                 listener = await trio.to_thread.run_sync(
-                    self.database.listener, [CONTROL_CHANNEL, APPLIED_CHANNEL], limiter=self.limiter
+                    self.database.listener,
+                    [CONTROL_CHANNEL, APPLIED_CHANNEL, CONFIG_CHANNEL, WEBHOOK_CHANNEL],
+                    limiter=self.limiter,
                 )
             except Exception as exc:
                 log.warning(
@@ -196,6 +202,8 @@ class ControlHub:
             backoff = 0.5
             for conversation_id in list(self._subscribers):
                 self._look_up(conversation_id)  # anything missed while not listening
+            self.on_config()
+            self.on_deliveries()
             self.listening.set()
             try:
                 while True:
@@ -213,6 +221,12 @@ class ControlHub:
     # ------------------------------------------------------------------ internals
 
     def _notified(self, channel: str, payload: str) -> None:
+        if channel == CONFIG_CHANNEL:
+            self.on_config()
+            return
+        if channel == WEBHOOK_CHANNEL:
+            self.on_deliveries()
+            return
         try:
             body = json.loads(payload)
             conversation_id, version = str(body["conversation"]), int(body["version"])

@@ -18,9 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..protocol import Outgoing, SessionMachine
+from ..phrases import CompiledRule, PhraseDetector
+from ..protocol import Outgoing, SessionMachine, Track
 from ..protocol.durations import DurationError, parse_duration
 from ..report import SessionReport
+from ..vocabulary import Hypothesis
 from .events import conversation_event, plan, utterance_event
 from .records import Delivery, SessionRecord, Subscription, TranslationRecord, UtteranceRecord, WordRecord
 
@@ -66,6 +68,8 @@ class Journal(Protocol):
 
     def phrase(self, machine: SessionMachine, data: Mapping[str, Any]) -> None: ...
 
+    def heard(self, machine: SessionMachine, track: Track, hypothesis: Hypothesis) -> None: ...
+
 
 class NullJournal:
     """Records nothing (no store configured)."""
@@ -89,6 +93,9 @@ class NullJournal:
         pass
 
     def phrase(self, machine: SessionMachine, data: Mapping[str, Any]) -> None:
+        pass
+
+    def heard(self, machine: SessionMachine, track: Track, hypothesis: Hypothesis) -> None:
         pass
 
 
@@ -118,7 +125,15 @@ class SessionJournal:
         clock: Callable[[], datetime] = _now,
         subscriptions: Callable[[], Sequence[Subscription]] = tuple,
         redactor_for: Callable[[Mapping[str, Any]], Redactor | None] = lambda options: None,
+        phrase_rules: Callable[[], Sequence[CompiledRule]] = tuple,
+        redact_text: Callable[[str, str | None], str] | None = None,
     ) -> None:
+        self.phrase_rules = phrase_rules
+        """The phrase rules now (configuration and API), asked at each result."""
+        self._detector = PhraseDetector()
+        self._rules: Sequence[CompiledRule] = ()
+        self.redact_text = redact_text
+        """How a matched phrase's text is redacted when the call's redaction is on."""
         self.sink = sink
         self.subscriptions = subscriptions
         """The webhook subscriptions now (configuration and API), asked at each event."""
@@ -183,6 +198,31 @@ class SessionJournal:
                 continue
             self.transcripts += 1
             self.sink.utterance(record, deliveries)
+
+    def heard(self, machine: SessionMachine, track: Track, hypothesis: Hypothesis) -> None:
+        """A recognizer's result (before the outbox, so a phrase on a partial is reported at once):
+        each rule that matches it for the first time in its utterance makes a ``phrase.detected``."""
+        rules = self.phrase_rules()
+        if not rules or not self._recording(machine):
+            return
+        if rules is not self._rules:
+            self._rules = rules
+            self._detector.replace(rules)
+        channels = self._channels(machine)
+        role = channels[track.channel] if 0 <= track.channel < len(channels) else None
+        language = hypothesis.language or track.language
+        found = self._detector.detect(
+            (track, hypothesis.utterance), hypothesis, role=role, language=track.language, to_stream=track.to_stream
+        )
+        for match in found:
+            text = match.text
+            if self.redact is not None and self.redact_text is not None:
+                text = self.redact_text(text, language)
+            self.phrase(machine, {
+                "channel": track.channel, "role": role, "ruleId": match.rule_id, "ruleName": match.rule_name,
+                "text": text, "offset": round(match.offset, 3), "duration": round(match.duration, 3),
+                "isFinal": match.is_final,
+            })  # fmt: skip
 
     def phrase(self, machine: SessionMachine, data: Mapping[str, Any]) -> None:
         """A phrase rule matched (``data``: channel, role, rule, the matched text, its offset):

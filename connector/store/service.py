@@ -11,14 +11,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import trio
 
 from ..observe import Observer
+from ..phrases import CompiledRule, PhraseRuleError, compile_rule
 from .controls import ControlHub
 from .database import Database
-from .journal import SessionJournal
+from .journal import Redactor, SessionJournal
+from .records import PhraseRule, Subscription
 from .settings import StoreSettings
 from .writer import StoreWriter
 
@@ -35,10 +39,27 @@ NONCE_TIMEOUT = 2.0
 
 
 class StoreService:
-    def __init__(self, settings: StoreSettings, observer: Observer) -> None:
+    def __init__(
+        self,
+        settings: StoreSettings,
+        observer: Observer,
+        *,
+        config_subscriptions: Sequence[Subscription] = (),
+        config_rules: Sequence[PhraseRule] = (),
+        redactor_for: Callable[[Mapping[str, Any]], Redactor | None] = lambda options: None,
+        redact_text: Callable[[str, str | None], str] | None = None,
+    ) -> None:
         if settings.url is None:
             raise ValueError("StoreService needs a store URL")
         self.settings = settings
+        self.config_subscriptions = tuple(config_subscriptions)
+        self.config_rules = tuple(config_rules)
+        self.redactor_for = redactor_for
+        self.redact_text = redact_text
+        self._subscriptions = self.config_subscriptions
+        self._rules = self.config_rules
+        self._compiled = _compiled(self._rules)
+        self._reload = trio.Event()
         self.database = Database(settings.url)
         self.limiter = trio.CapacityLimiter(settings.threads)
         self.writer = StoreWriter(
@@ -49,10 +70,12 @@ class StoreService:
             batch_size=settings.batch_size,
         )
         self.hub = ControlHub(self.database, self.limiter)
+        self.hub.on_config = self.request_reload
 
     async def start(self) -> None:
         if self.settings.migrate:
             await trio.to_thread.run_sync(self.database.migrate, limiter=self.limiter)
+        await self.reload()
         log.info(
             "transcript store ready",
             extra={"backend": self.database.backend, "retention_days": self.settings.retention_days},
@@ -74,7 +97,30 @@ class StoreService:
             correlation_id=correlation_id,
             replica=self.settings.replica,
             progress_every=self.settings.progress_every,
+            subscriptions=self.subscriptions,
+            redactor_for=self.redactor_for,
+            phrase_rules=self.compiled_phrase_rules,
+            redact_text=self.redact_text,
         )
+
+    def compiled_phrase_rules(self) -> tuple[CompiledRule, ...]:
+        """The phrase rules now, compiled once per change (a session replaces its own when this changes)."""
+        return self._compiled
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Webhook subscriptions now: the configuration's, then the API's (reloaded on change)."""
+        return self._subscriptions
+
+    def phrase_rules(self) -> tuple[PhraseRule, ...]:
+        return self._rules
+
+    async def reload(self) -> None:
+        """Read the API's subscriptions and phrase rules again (after a change here or on another replica)."""
+        subscriptions = await trio.to_thread.run_sync(self.database.subscriptions, limiter=self.limiter)
+        rules = await trio.to_thread.run_sync(self.database.phrase_rules, limiter=self.limiter)
+        self._subscriptions = (*self.config_subscriptions, *subscriptions)
+        self._rules = (*self.config_rules, *rules)
+        self._compiled = _compiled(self._rules)
 
     async def replayed(self, replay_key: str, until: float) -> bool:
         """Whether another replica (or this one) already accepted this signature's nonce.
@@ -103,8 +149,24 @@ class StoreService:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.writer.run)
             nursery.start_soon(self.hub.run)
+            nursery.start_soon(self._reload_loop)
             if self.settings.retention_days > 0:
                 nursery.start_soon(self._purge_loop)
+
+    def request_reload(self) -> None:
+        """Subscriptions or phrase rules changed (here through the API, or on another replica)."""
+        self._reload.set()
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await self._reload.wait()
+            self._reload = trio.Event()
+            try:
+                await self.reload()
+            except Exception as exc:
+                log.warning("cannot reload webhook subscriptions", extra={"error": type(exc).__name__})
+                await trio.sleep(1.0)
+                self._reload.set()
 
     async def _purge_loop(self) -> None:
         await trio.sleep(60.0)
@@ -117,3 +179,13 @@ class StoreService:
             except Exception as exc:
                 log.warning("retention purge failed", extra={"error": type(exc).__name__})
             await trio.sleep(PURGE_EVERY)
+
+
+def _compiled(rules: Sequence[PhraseRule]) -> tuple[CompiledRule, ...]:
+    compiled = []
+    for rule in rules:
+        try:
+            compiled.append(compile_rule(rule))
+        except PhraseRuleError as exc:  # checked when it was stored; a rule from an older version may not pass
+            log.warning("phrase rule skipped", extra={"rule": rule.id, "problem": str(exc)})
+    return tuple(compiled)

@@ -1,17 +1,19 @@
-"""A real server with the transcript store and the control API, on 127.0.0.1 port 0, for tests.
+"""A real server with the transcript store, webhooks and the control API, on 127.0.0.1 port 0, for tests.
 
     async with trio.open_nursery() as nursery:
         stored = await start_stored_server(nursery, "sqlite:///.../store.db")
         ...  # calls to stored.running.port, API requests to stored.api_url with stored.headers
         nursery.cancel_scope.cancel()
 
-The store and the API are the ones ``audiohook-connector serve`` runs (:class:`connector.api.ApiService`),
-with the scripted engine (or yours) and one token holding both scopes.
+The store, the webhook deliverer and the API are the ones ``audiohook-connector serve`` runs
+(:func:`connector.wiring.store_parts` builds the same), with the scripted engine (or yours) and one
+API token holding both scopes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
@@ -19,10 +21,13 @@ import trio
 from connector.api import ApiService, ApiSettings, ApiToken, Scope, start_check
 from connector.asr import EngineFactory, EngineRegistry
 from connector.observe import NullObserver, Observer
+from connector.store.journal import Redactor
+from connector.store.records import PhraseRule, Subscription
 from connector.store.service import StoreService
 from connector.store.settings import StoreSettings
 from connector.testing.scripted_engine import ScriptedEngine
 from connector.testing.server import RunningServer, start_server
+from connector.webhooks import Deliverer, WebhookSettings
 
 __all__ = ["API_TOKEN", "StoredServer", "start_stored_server"]
 
@@ -34,6 +39,7 @@ class StoredServer:
     running: RunningServer
     store: StoreService
     api: ApiService
+    deliverer: Deliverer
 
     @property
     def api_url(self) -> str:
@@ -51,19 +57,44 @@ async def start_stored_server(
     *,
     observer: Observer | None = None,
     replica: str = "test",
+    subscriptions: Sequence[Subscription] = (),
+    phrase_rules: Sequence[PhraseRule] = (),
+    webhooks: WebhookSettings | None = None,
+    redactor_for: Callable[[Mapping[str, Any]], Redactor | None] | None = None,
+    redact_text: Callable[[str, str | None], str] | None = None,
     **overrides: Any,
 ) -> StoredServer:
-    """:func:`~connector.testing.server.start_server` with a store at ``url`` and the control API."""
-    store = StoreService(StoreSettings(url=url, retention_days=0, progress_every=1.0, replica=replica),
-                         observer or NullObserver())  # fmt: skip
+    """:func:`~connector.testing.server.start_server` with a store at ``url``, webhooks to
+    ``subscriptions`` (plain http to loopback allowed) and the control API."""
+    observer = observer or NullObserver()
+    settings = replace(webhooks or WebhookSettings(allow_http=True), subscriptions=tuple(subscriptions))
+    redaction: dict[str, Any] = {}
+    if redactor_for is not None:
+        redaction["redactor_for"] = redactor_for
+    if redact_text is not None:
+        redaction["redact_text"] = redact_text
+    store = StoreService(
+        StoreSettings(url=url, retention_days=0, progress_every=1.0, replica=replica),
+        observer,
+        config_subscriptions=settings.subscriptions,
+        config_rules=phrase_rules,
+        **redaction,
+    )
+    deliverer = Deliverer(store.database, store.subscriptions, settings, store.limiter, observer=observer,
+                          replica=replica, tick=0.2)  # fmt: skip
+    store.writer.on_deliveries = deliverer.wake
+    store.hub.on_deliveries = deliverer.wake
     engine = engine or ScriptedEngine()
     api = ApiService(
         ApiSettings(host="127.0.0.1", port=0, tokens=(ApiToken(API_TOKEN, frozenset(Scope)),)),
         store,
         check_start=start_check(EngineRegistry([engine], engine.name)),
+        allow_http_webhooks=True,
     )
-    kwargs = {"store": store, "services": (store,), "background": (store.run, api.run)}
+    kwargs = {"store": store, "services": (store,), "background": (store.run, deliverer.run, api.run)}
     running = await start_server(nursery, engine, server_kwargs=kwargs, **overrides)
     with trio.fail_after(10):
         await api.ready.wait()
-    return StoredServer(running, store, api)
+    return StoredServer(running, store, api, deliverer)
+
+
