@@ -15,6 +15,7 @@ from pathlib import Path
 from .envparse import ConfigError, EnvReader
 from .gc_tuning import FULL_COLLECTION_EVERY
 from .limits import SessionLimits
+from .redaction import Mode, parse_mode
 from .security import ApiKey, parse_api_keys
 
 __all__ = ["ConfigError", "Settings", "load_environment"]
@@ -69,6 +70,9 @@ class Settings:
     max_sessions: int = 0
     translator: str = ""
     transcribe: str = "always"
+    redaction: Mode = "stored"
+    """``off``, ``stored`` (the store and webhooks) or ``all`` (also what Genesys gets); a call may
+    choose its own with ``customConfig.redaction`` (docs/redaction.md)."""
     """``always``: transcribe from ``open``; ``on-start``: only after the control API's start."""
     log_level: str = "INFO"
     log_format: str = "json"
@@ -114,6 +118,7 @@ class Settings:
             max_sessions=read.integer("CONNECTOR_MAX_SESSIONS", default.max_sessions, low=0),
             translator=read.text("CONNECTOR_TRANSLATOR", default.translator),
             transcribe=read.choice("CONNECTOR_TRANSCRIBE", default.transcribe, ("always", "on-start")),
+            redaction=read.parsed("CONNECTOR_REDACTION", default.redaction, parse_mode),
             log_level=read.choice("CONNECTOR_LOG_LEVEL", default.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=read.choice("CONNECTOR_LOG_FORMAT", default.log_format, ("json", "text")),
         )

@@ -23,6 +23,7 @@ from .nursery.transcription import Pipeline
 from .observe import Observer
 from .phrases import phrase_rules_from_env
 from .protocol import CallSettings
+from .redaction import Mode
 from .server import ConnectorServer, Route
 from .server.app import Service
 from .store.service import StoreService
@@ -152,7 +153,7 @@ def build_extensions(settings: Settings, env: Mapping[str, str]) -> Extensions:
 
     limiter = trio.CapacityLimiter(settings.worker_threads)
     metrics = build_metrics(env, limiter)
-    parts = store_parts(env, metrics.observer)
+    parts = store_parts(env, metrics.observer, settings.redaction)
     store = parts.store if parts is not None else None
     api = ApiSettings.from_env(env) if store is not None else None
     if settings.transcribe == "on-start" and (api is None or not api.enabled):
@@ -180,7 +181,7 @@ class StoreParts:
     webhooks: WebhookSettings
 
 
-def store_parts(env: Mapping[str, str], observer: Observer) -> StoreParts | None:
+def store_parts(env: Mapping[str, str], observer: Observer, redaction: Mode = "stored") -> StoreParts | None:
     """The store (``None`` with ``CONNECTOR_STORE_URL=off``), its webhook subscriptions and phrase
     rules from the configuration, and the deliverer, woken whenever deliveries are queued (here,
     or on another replica: NOTIFY)."""
@@ -198,6 +199,7 @@ def store_parts(env: Mapping[str, str], observer: Observer) -> StoreParts | None
         observer,
         config_subscriptions=webhooks.subscriptions,
         config_rules=phrase_rule_records(rules, datetime.now(UTC)),
+        redaction=redaction,
     )
     deliverer = Deliverer(
         store.database, store.subscriptions, webhooks, store.limiter, observer=observer, replica=store_settings.replica

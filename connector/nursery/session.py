@@ -40,6 +40,7 @@ from ..protocol import (
     StopTranscription,
     Track,
 )
+from ..redaction import Mode, call_mode, redact_hypothesis, redacts_sent
 from ..report import Outcome, SessionReport
 from ..store.controls import ControlHub
 from ..store.journal import Journal, NullJournal
@@ -112,6 +113,8 @@ class _Session:
     observer: Observer
     journal: Journal
     controls: ControlHub | None
+    redaction: Mode = "stored"
+    """The server's default; the call's own (``customConfig.redaction``) is read when it starts."""
 
     def __post_init__(self) -> None:
         self.sender = Sender(
@@ -133,6 +136,8 @@ class _Session:
         self.transcribed_seconds = 0.0
         """Audio fed to recognizers (the control API's summary)."""
         self.next_progress = float("inf")
+        self.redact_sent = False
+        """``all``: what Genesys gets is redacted too (not only the store and the webhooks)."""
         self._unsubscribe_control: Callable[[], None] | None = None
         self._held: list[str | bytes] | None = None
         """Messages received while a call that may not transcribe yet waits for its stored control."""
@@ -331,11 +336,14 @@ class _Session:
         """A channel's result: phrase rules see it first (a phrase on a partial is reported at
         once), then into the machine's outbox (a typed path, see TranscriptSink)."""
         self.journal.heard(self.machine, track, hypothesis)
+        if self.redact_sent:
+            hypothesis = redact_hypothesis(hypothesis)
         self.apply(self.machine.transcript(track, hypothesis, heard_at))
 
     def _start(self, settings: CallSettings) -> None:
         engine = self.engines.get(settings.engine)
         self.journal.engine = engine.name
+        self.redact_sent = redacts_sent(call_mode(settings.options, self.redaction))  # checked at ``open``
         self.generations_started += 1
         if self.generations_started > 1:
             self.observer.engine_restart(engine.name)
@@ -393,6 +401,7 @@ async def run_session(
     observer: Observer | None = None,
     journal: Journal | None = None,
     controls: ControlHub | None = None,
+    redaction: Mode = "stored",
 ) -> SessionReport:
     """Serve one session on an accepted WebSocket until it ends; always closes the socket."""
     report = SessionReport()
@@ -409,7 +418,9 @@ async def run_session(
         observer=tally,
     )
     journal = journal if journal is not None else NullJournal()
-    session = _Session(ws, machine, engines, limiter, limits, shutdown, pipeline_for, report, tally, journal, controls)
+    session = _Session(
+        ws, machine, engines, limiter, limits, shutdown, pipeline_for, report, tally, journal, controls, redaction
+    )
     try:
         await session.run()
     finally:

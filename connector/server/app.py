@@ -30,6 +30,7 @@ from ..nursery.transcription import Pipeline
 from ..observe import NullObserver, Observer
 from ..protocol import CallSettings, SessionMachine
 from ..protocol.messages import LANGUAGE_CODE, is_uuid
+from ..redaction import Mode, call_mode
 from ..security import FAILURE_DELAY, Authenticator
 from ..websocket import HandshakeError, WebSocketConnection, accept_response, check_upgrade
 from .http import HttpError, Request, read_request, send_json
@@ -63,6 +64,7 @@ class EnginePolicy:
 
     engines: EngineRegistry
     translation_check: Callable[[Mapping[str, Any]], str | None] = lambda options: None
+    redaction: Mode = "stored"
 
     def supported_languages(self, engine: str | None) -> Sequence[str]:
         """Only codes the client's validator accepts (a list from the environment may not)."""
@@ -81,6 +83,10 @@ class EnginePolicy:
     def check_call(self, engine: str | None, language: str, options: Mapping[str, Any]) -> str | None:
         if not isinstance(options.get("partialResults", False), bool):
             return "customConfig.partialResults must be true or false"
+        try:
+            call_mode(options, self.redaction)
+        except ValueError as exc:
+            return str(exc)
         try:
             factory = self.engines.get(engine)
             factory.check(language, options)
@@ -122,7 +128,7 @@ class ConnectorServer:
         self.services = services
         self.settings = settings
         self.engines = engines
-        self.policy = EnginePolicy(engines, translation_check)
+        self.policy = EnginePolicy(engines, translation_check, settings.redaction)
         self.authenticator = authenticator or (
             Authenticator(
                 settings.api_keys,
@@ -374,6 +380,7 @@ class ConnectorServer:
                 shutdown=self._sessions_shutdown,
                 pipeline_for=self.pipeline_for,
                 observer=self.observer,
+                redaction=self.settings.redaction,
                 journal=store.journal(session_id, organization_id, correlation_id) if store is not None else None,
                 controls=store.hub if store is not None else None,
             )

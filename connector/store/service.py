@@ -11,18 +11,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import trio
 
 from ..observe import Observer
 from ..phrases import CompiledRule, PhraseRuleError, compile_rule
+from ..redaction import Mode
 from .controls import ControlHub
 from .database import Database
-from .journal import Redactor, SessionJournal
+from .journal import SessionJournal
 from .records import PhraseRule, Subscription
+from .redacting import redacted_text, redactor_for
 from .settings import StoreSettings
 from .writer import StoreWriter
 
@@ -46,16 +47,15 @@ class StoreService:
         *,
         config_subscriptions: Sequence[Subscription] = (),
         config_rules: Sequence[PhraseRule] = (),
-        redactor_for: Callable[[Mapping[str, Any]], Redactor | None] = lambda options: None,
-        redact_text: Callable[[str, str | None], str] | None = None,
+        redaction: Mode = "stored",
     ) -> None:
         if settings.url is None:
             raise ValueError("StoreService needs a store URL")
         self.settings = settings
         self.config_subscriptions = tuple(config_subscriptions)
         self.config_rules = tuple(config_rules)
-        self.redactor_for = redactor_for
-        self.redact_text = redact_text
+        self.redaction = redaction
+        """The server's default (``CONNECTOR_REDACTION``); a call may choose its own."""
         self._subscriptions = self.config_subscriptions
         self._rules = self.config_rules
         self._compiled = _compiled(self._rules)
@@ -98,9 +98,9 @@ class StoreService:
             replica=self.settings.replica,
             progress_every=self.settings.progress_every,
             subscriptions=self.subscriptions,
-            redactor_for=self.redactor_for,
+            redactor_for=redactor_for(self.redaction),
             phrase_rules=self.compiled_phrase_rules,
-            redact_text=self.redact_text,
+            redact_text=redacted_text,
         )
 
     def compiled_phrase_rules(self) -> tuple[CompiledRule, ...]:

@@ -40,6 +40,9 @@ class ScriptedOptions:
     stall_until: trio.Event | None = None
     """Read no audio until this is set (an engine that fell behind)."""
     use_threads: bool = False
+    script: Sequence[str] = ()
+    """Texts the utterances say in turn (their words spread evenly over the sound) instead of
+    ``"segment <n>"``: transcripts with given content (redaction, phrase rules)."""
 
 
 @dataclass
@@ -97,14 +100,20 @@ class ScriptedRecognizer:
         start_s = self.speech_start / RATE
         end_s = max(end, self.speech_start + 1) / RATE
         words: list[Word] = []
+        script = self.opts.script
+        text = script[self.utterance % len(script)] if script else f"segment {self.utterance}"
+        if script:
+            tokens = text.split()
+            step = (end_s - start_s) / max(1, len(tokens))
+            words = [Word(token, start_s + i * step, step, 0.9) for i, token in enumerate(tokens)]
         t = start_s
-        while t < end_s - 1e-9:
+        while not script and t < end_s - 1e-9:
             d = min(0.25, end_s - t)
             words.append(Word(value=f"w{len(words) + 1}", start=t, duration=d, confidence=0.9))
             t += 0.25
         return Hypothesis(
             utterance=self.utterance,
-            text=f"segment {self.utterance}",
+            text=text,
             is_final=final,
             start=start_s,
             duration=end_s - start_s,

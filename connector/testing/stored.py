@@ -12,7 +12,7 @@ API token holding both scopes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +21,7 @@ import trio
 from connector.api import ApiService, ApiSettings, ApiToken, Scope, start_check
 from connector.asr import EngineFactory, EngineRegistry
 from connector.observe import NullObserver, Observer
-from connector.store.journal import Redactor
+from connector.redaction import Mode
 from connector.store.records import PhraseRule, Subscription
 from connector.store.service import StoreService
 from connector.store.settings import StoreSettings
@@ -60,25 +60,19 @@ async def start_stored_server(
     subscriptions: Sequence[Subscription] = (),
     phrase_rules: Sequence[PhraseRule] = (),
     webhooks: WebhookSettings | None = None,
-    redactor_for: Callable[[Mapping[str, Any]], Redactor | None] | None = None,
-    redact_text: Callable[[str, str | None], str] | None = None,
+    redaction: Mode = "stored",
     **overrides: Any,
 ) -> StoredServer:
     """:func:`~connector.testing.server.start_server` with a store at ``url``, webhooks to
     ``subscriptions`` (plain http to loopback allowed) and the control API."""
     observer = observer or NullObserver()
     settings = replace(webhooks or WebhookSettings(allow_http=True), subscriptions=tuple(subscriptions))
-    redaction: dict[str, Any] = {}
-    if redactor_for is not None:
-        redaction["redactor_for"] = redactor_for
-    if redact_text is not None:
-        redaction["redact_text"] = redact_text
     store = StoreService(
         StoreSettings(url=url, retention_days=0, progress_every=1.0, replica=replica),
         observer,
         config_subscriptions=settings.subscriptions,
         config_rules=phrase_rules,
-        **redaction,
+        redaction=redaction,
     )
     deliverer = Deliverer(store.database, store.subscriptions, settings, store.limiter, observer=observer,
                           replica=replica, tick=0.2)  # fmt: skip
@@ -92,7 +86,7 @@ async def start_stored_server(
         allow_http_webhooks=True,
     )
     kwargs = {"store": store, "services": (store,), "background": (store.run, deliverer.run, api.run)}
-    running = await start_server(nursery, engine, server_kwargs=kwargs, **overrides)
+    running = await start_server(nursery, engine, server_kwargs=kwargs, redaction=redaction, **overrides)
     with trio.fail_after(10):
         await api.ready.wait()
     return StoredServer(running, store, api, deliverer)
