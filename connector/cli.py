@@ -120,8 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--env-file", default=".env", help="optional dotenv file (default: .env)")
     migrate = sub.add_parser("migrate", help="apply the transcript store's migrations (CONNECTOR_STORE_URL)")
     migrate.add_argument("--env-file", default=".env", help="optional dotenv file (default: .env)")
+    sub.add_parser("receive", help="a webhook receiver to try webhooks with (see 'receive --help')", add_help=False)
     sub.add_parser("simulate", help="stream a WAV to an AudioHook server (see 'simulate --help')", add_help=False)
     args, rest = parser.parse_known_args(argv)
+    if args.command == "receive":
+        from .simulator.receiver import main as receive_main
+
+        return receive_main(rest)
     if args.command == "simulate":
         from .simulator.cli import main as simulate_main
 
