@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 import trio
@@ -151,3 +153,17 @@ async def test_a_call_asking_for_an_unknown_redaction_mode_is_refused_with_the_r
         await client.close()
     assert answer["type"] == "disconnect" and answer["parameters"]["reason"] == "error"
     assert "customConfig.redaction" in answer["parameters"]["info"]
+
+
+async def test_every_body_matches_the_documented_json_schema(stored: StoredServer, receiver: Receiver) -> None:
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "webhook-event.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    async with connect(stored.running.port, secret=TEST_SECRET) as client:
+        await client.open()
+        await client.audio(speech(), speech(0.8))
+        await client.close()
+    await receiver.until(lambda r: "conversation.ended" in types(r))
+    assert {"conversation.started", "utterance.final", "phrase.detected", "conversation.ended"} <= set(types(receiver))
+    for body in receiver.bodies():
+        errors = [error.message for error in validator.iter_errors(body)]
+        assert errors == [], (body["type"], errors)
