@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import logging
 import re
 import secrets
@@ -32,6 +31,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ..phrases import PhraseRuleError, RuleSpec, compile_rule
 from ..store.records import Delivery, PhraseRule, Subscription, WebhookAuth
+from ..webhooks.settings import RESERVED_HEADERS, is_loopback
 from .errors import ApiError
 from .guard import requires
 from .models import ErrorBody
@@ -143,21 +143,6 @@ def generate_signing_secret() -> str:
 
 # ---------------------------------------------------------------------------- checks
 
-_RESERVED_HEADERS = frozenset({
-    "content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection",
-    "webhook-id", "webhook-timestamp", "webhook-signature",
-})  # fmt: skip
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _url_problem(url: str, allow_http: bool) -> str | None:
     """What is wrong with a target URL (never quoting it: it may carry a token)."""
     try:
@@ -171,7 +156,7 @@ def _url_problem(url: str, allow_http: bool) -> str | None:
         return "must not hold a user name or password (use auth.header or auth.oauth)"
     if parts.fragment:
         return "must not have a fragment (#...)"
-    if parts.scheme == "http" and not allow_http and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
         return f"must use https (http is allowed only to loopback, and {parts.hostname} is not)"
     return None
 
@@ -193,7 +178,7 @@ def _auth_problems(auth: AuthIn, https: bool, allow_http: bool) -> list[str]:
         problems.append(f"auth.signingSecret (body): {why}")
     if auth.header is not None:
         name = auth.header.name.lower()
-        if name in _RESERVED_HEADERS:
+        if name in RESERVED_HEADERS:
             problems.append(f"auth.header.name (body): {auth.header.name} is set by the connector itself")
         elif name == "authorization" and auth.oauth is not None:
             problems.append("auth.header.name (body): Authorization carries the OAuth token; use another header")

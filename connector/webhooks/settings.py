@@ -30,7 +30,7 @@ from ..envparse import EnvReader
 from ..store.records import WEBHOOK_EVENTS, Subscription, WebhookAuth
 from .auth import TlsError, tls_context
 
-__all__ = ["ROLES", "WebhookSettings", "config_id"]
+__all__ = ["RESERVED_HEADERS", "ROLES", "WebhookSettings", "config_id", "is_loopback"]
 
 ROLES = ("external", "internal")
 """Channel roles a subscription may filter on."""
@@ -43,7 +43,7 @@ _OAUTH_KEYS = frozenset({"tokenUrl", "clientId", "clientSecret", "scope"})
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 """An HTTP header name (RFC 9110 ``token``)."""
-_RESERVED = frozenset({
+RESERVED_HEADERS = frozenset({
     "content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection",
     "webhook-id", "webhook-timestamp", "webhook-signature",
 })  # fmt: skip
@@ -204,7 +204,7 @@ def _url(value: Any, key: str, allow_http: bool, problems: list[str]) -> str | N
     if parts.scheme not in ("https", "http") or not parts.hostname:
         problems.append(f"{key}: must be an absolute https URL")
         return None
-    if parts.scheme == "http" and not allow_http and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
         problems.append(
             f"{key}: must use https (http://{parts.hostname} is not loopback; "
             "CONNECTOR_WEBHOOKS_ALLOW_HTTP=true allows plain HTTP)"
@@ -213,7 +213,8 @@ def _url(value: Any, key: str, allow_http: bool, problems: list[str]) -> str | N
     return value.strip()
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address: plain HTTP to it never leaves the machine."""
     if host.lower() == "localhost":
         return True
     try:
@@ -243,14 +244,8 @@ def _optional_text(item: Mapping[str, Any], key: str, problems: list[str]) -> st
 
 
 def _secret(item: Mapping[str, Any], key: str, problems: list[str]) -> str | None:
-    """A secret string (never quoted: a problem says only that it is wrong)."""
-    value = item.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{key}: must be a non-empty string")
-        return None
-    return value.strip()
+    """A secret string: checked as any text, whose problems never quote the value."""
+    return _optional_text(item, key, problems)
 
 
 def _auth(item: Mapping[str, Any], url: str | None, allow_http: bool, problems: list[str]) -> WebhookAuth | None:
@@ -303,7 +298,7 @@ def _header(item: Mapping[str, Any], problems: list[str]) -> tuple[str | None, s
     if not isinstance(name, str) or not _TOKEN.match(name):
         problems.append("header: name must be an HTTP header name")
         return None, None
-    if name.lower() in _RESERVED:
+    if name.lower() in RESERVED_HEADERS:
         problems.append(f"header: {name} is set by the connector itself")
         return None, None
     if not isinstance(value, str) or not value.strip() or any(c in value for c in "\r\n\0"):
