@@ -68,6 +68,7 @@ class StoreService:
             observer,
             max_spool=settings.max_spool,
             batch_size=settings.batch_size,
+            batch_delay=settings.batch_delay,
         )
         self.hub = ControlHub(self.database, self.limiter)
         self.hub.on_config = self.request_reload

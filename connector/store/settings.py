@@ -25,6 +25,8 @@ class StoreSettings:
     """Conversations older than this are purged in the background (0: kept for ever)."""
     max_spool: int = 50_000
     batch_size: int = 500
+    batch_delay: float = 0.1
+    """Seconds records gather before a write (fewer, larger transactions)."""
     threads: int = 4
     """Worker threads for database calls (their own limiter: the engines' threads are never taken)."""
     progress_every: float = 10.0
@@ -44,6 +46,7 @@ class StoreSettings:
             retention_days=read.number("CONNECTOR_RETENTION_DAYS", default.retention_days, low=0),
             max_spool=read.integer("CONNECTOR_STORE_SPOOL", default.max_spool, low=1),
             batch_size=read.integer("CONNECTOR_STORE_BATCH", default.batch_size, low=1),
+            batch_delay=read.number("CONNECTOR_STORE_BATCH_DELAY", default.batch_delay, low=0, high=5),
             threads=read.integer("CONNECTOR_STORE_THREADS", default.threads, low=1),
             progress_every=read.number("CONNECTOR_STORE_PROGRESS_EVERY", default.progress_every, above=0),
             replica=read.text("CONNECTOR_REPLICA_ID", f"{socket.gethostname()}-{os.getpid()}"),
