@@ -60,7 +60,7 @@ class WebhookSettings:
     """Seconds after its creation a delivery still failing is dead-lettered."""
     timeout: float = 10.0
     """Seconds one HTTP request (a delivery, or a token fetch) may take in all."""
-    concurrency: int = 4
+    concurrency: int = 16
     """Requests in flight per target (scheme, host and port)."""
     retry_base: float = 1.0
     retry_max: float = 300.0

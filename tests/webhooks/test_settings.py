@@ -35,7 +35,7 @@ def problem(env: dict[str, str]) -> str:
 def test_defaults() -> None:
     settings = read({})
     assert settings == WebhookSettings()
-    assert (settings.max_age, settings.timeout, settings.concurrency) == (86_400.0, 10.0, 4)
+    assert (settings.max_age, settings.timeout, settings.concurrency) == (86_400.0, 10.0, 16)
     assert (settings.retry_base, settings.retry_max, settings.lease) == (1.0, 300.0, 60.0)
     assert settings.subscriptions == ()
 
