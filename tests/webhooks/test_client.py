@@ -75,7 +75,7 @@ async def test_failures_without_an_answer(receivers: MakeReceiver, client: Webho
     started = trio.current_time()
     slow = await client.send(subscription(receiver.url), delivery())
     assert (slow.delivered, slow.reason, slow.error, slow.status) == (False, "timeout", "timeout", None)
-    assert 0.45 < trio.current_time() - started < 1.0  # the whole request is bounded, not each read
+    assert 0.45 < trio.current_time() - started < 2.5  # bounded by the timeout, well before the 3 s answer
     dropped = await client.send(subscription(receiver.url), delivery())
     assert (dropped.delivered, dropped.reason) == (False, "network")
     await receiver.down()

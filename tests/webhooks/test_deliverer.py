@@ -24,6 +24,7 @@ from .conftest import MakeReceiver
 from .kit import (
     SECRET,
     Recorder,
+    audit_log,
     conversation,
     delivering,
     delivery,
@@ -31,7 +32,6 @@ from .kit import (
     settings,
     settled,
     subscription,
-    wait_for,
 )
 from .receiver import Receiver, Reply
 
@@ -59,7 +59,7 @@ async def test_every_delivery_arrives_in_order_per_conversation(
     queue(store, records)
     observer = Recorder()
     async with delivering(store, subs, observer=observer):
-        done = await settled(store, [r.id for r in records])
+        done = await settled(observer, store, [r.id for r in records])
     assert {r.status for r in done} == {"delivered"}
     in_order(a, [r for r in records if r.subscription_id == "a"])
     in_order(b, [r for r in records if r.subscription_id == "b"])
@@ -80,15 +80,17 @@ async def test_a_receiver_down_for_a_while(store: Database, receivers: MakeRecei
     records = [*conversation("sub-1", "c1", 4), *conversation("sub-1", "c2", 4)]
     queue(store, records)
     observer = Recorder()
-    async with delivering(store, [subscription(receiver.url)], observer=observer):
-        await trio.sleep(2.0)
-        assert receiver.received == [] and len(observer.failed) >= 4
-        assert set(observer.failed) == {"network"}
-        pending = [await trio.to_thread.run_sync(store.delivery, r.id) for r in records]
-        assert all(p is not None and p.status == "pending" for p in pending)
-        assert pending[0] is not None and pending[0].last_error == "ConnectError" and pending[0].attempts >= 2
-        await receiver.up()
-        done = await settled(store, [r.id for r in records])
+    with audit_log() as audit:
+        async with delivering(store, [subscription(receiver.url)], observer=observer):
+            # down until four attempts have failed, two of them the first head's with their retries written
+            await observer.until(lambda o: len(o.failed) >= 4)
+            await audit.until(lambda a: len(a.retries(records[0].id)) >= 2)
+            assert receiver.received == [] and set(observer.failed) == {"network"}
+            pending = [await trio.to_thread.run_sync(store.delivery, r.id) for r in records]
+            assert all(p is not None and p.status == "pending" for p in pending)
+            assert pending[0] is not None and pending[0].last_error == "ConnectError" and pending[0].attempts >= 2
+            await receiver.up()
+            done = await settled(observer, store, [r.id for r in records])
     assert {r.status for r in done} == {"delivered"}
     in_order(receiver, records)
     assert len(receiver.received) == len(records)  # refused connections never reached it
@@ -101,7 +103,7 @@ async def test_500_then_200(store: Database, receivers: MakeReceiver) -> None:
     queue(store, records)
     observer = Recorder()
     async with delivering(store, [subscription(receiver.url)], observer=observer):
-        done = await settled(store, [r.id for r in records])
+        done = await settled(observer, store, [r.id for r in records])
     assert [r.status for r in done] == ["delivered"] * 3
     assert [r.attempts for r in done] == [4, 1, 1]
     assert [r.status for r in receiver.received] == [500, 502, 503, 200, 200, 200]
@@ -119,14 +121,12 @@ async def test_a_slow_receiver_delays_only_its_own(store: Database, receivers: M
     queue(store, [*slow_records, *fast_records])  # the slow target's are older: claimed first
     subs = [subscription(slow.url, "slow"), subscription(fast.url, "fast")]
     # 6 in hand at most: without the per-target bound the slow target's 8 would take every place
-    async with delivering(store, subs, settings=settings(concurrency=2), batch=6, tick=0.5):
+    async with delivering(store, subs, settings=settings(concurrency=2), batch=6, tick=0.5) as running:
         started = trio.current_time()
-        await settled(store, [r.id for r in fast_records])
-        fast_done = trio.current_time() - started
+        await settled(running.observer, store, [r.id for r in fast_records])
         slow_pending = await trio.to_thread.run_sync(store.pending_count)
-        assert slow_pending >= 4, "the slow target should still be working"
-        assert fast_done < 1.0
-        await settled(store, [r.id for r in slow_records])
+        assert slow_pending >= 4, "the slow target should still be working"  # (no wall-clock bound: CI is shared)
+        await settled(running.observer, store, [r.id for r in slow_records])
         slow_done = trio.current_time() - started
     assert slow_done > 2.4
     assert sorted(slow.ids()) == sorted(r.id for r in slow_records)  # each once: handed back, not sent twice
@@ -141,7 +141,7 @@ async def test_429_with_retry_after_is_honoured(store: Database, receivers: Make
     queue(store, records)
     observer = Recorder()
     async with delivering(store, [subscription(receiver.url)], settings=settings(retry_max=5.0), observer=observer):
-        await settled(store, [r.id for r in records])
+        await settled(observer, store, [r.id for r in records])
     first, second = receiver.received[0], receiver.received[1]
     assert (first.status, second.status, first.id, second.id) == (429, 200, records[0].id, records[0].id)
     assert second.at - first.at >= 1.95  # whole seconds, as asked (the jitter is below the 0.05 s base)
@@ -158,16 +158,17 @@ async def test_past_the_max_age_a_delivery_is_dead_lettered_and_can_be_redriven(
     queue(store, [old, young])
     observer = Recorder()
     async with delivering(store, [subscription(receiver.url)], settings=settings(max_age=2.0), observer=observer):
-        (dead,) = await settled(store, [old.id])
+        (dead,) = await settled(observer, store, [old.id])
         receiver.default = Reply(200)  # the receiver is fixed: the next in the queue goes
-        await settled(store, [young.id])
+        await settled(observer, store, [young.id])
         assert dead.status == "dead" and dead.last_error == "max age reached; last: HTTP 500"
+        await observer.until(lambda o: o.dead != [])  # told just after the write, which the read may precede
         assert observer.dead == ["max_age"]
         letters, _cursor = await trio.to_thread.run_sync(lambda: store.dead_letters(cursor=None, limit=10))
         assert [d.id for d in letters] == [old.id]
         redriven = await trio.to_thread.run_sync(lambda: store.redrive(old.id, now=dead.next_attempt_at))
         assert redriven is not None
-        (again,) = await settled(store, [old.id])
+        (again,) = await settled(observer, store, [old.id])
     assert again.status == "delivered"
     assert receiver.ids()[-2:] == [young.id, old.id]
     line = next(r for r in caplog.records if r.getMessage() == "webhook dead-lettered")
@@ -182,8 +183,8 @@ async def test_an_answer_after_the_timeout_is_sent_again_with_the_same_id(
     receiver.answer(Reply(delay=1.5))  # 200, but after the 1 s timeout: the deliverer cannot know it arrived
     records = conversation("sub-1", "c1", 2)
     queue(store, records)
-    async with delivering(store, [subscription(receiver.url, signing_secret=SECRET)]):
-        done = await settled(store, [r.id for r in records])
+    async with delivering(store, [subscription(receiver.url, signing_secret=SECRET)]) as running:
+        done = await settled(running.observer, store, [r.id for r in records])
     assert [r.status for r in done] == ["delivered", "delivered"]
     first, repeat = receiver.received[0], receiver.received[1]
     assert first.id == repeat.id == records[0].id and first.body == repeat.body
@@ -197,16 +198,19 @@ async def test_unknown_and_disabled_subscriptions(store: Database, receivers: Ma
     queue(store, [ghost, paused])
     current: list[Subscription] = [subscription(receiver.url, enabled=False)]
     observer = Recorder()
-    async with delivering(store, lambda: current, observer=observer):
-        (dead,) = await settled(store, [ghost.id])
-        assert dead.status == "dead" and dead.last_error is not None and "unknown subscription" in dead.last_error
-        assert observer.dead == ["unknown_subscription"]
-        await wait_for(lambda: "disabled" in observer.failed)
-        held = await trio.to_thread.run_sync(store.delivery, paused.id)
-        assert held is not None and held.status == "pending" and held.last_error == "subscription disabled"
-        assert receiver.received == []
-        current[0] = replace(current[0], enabled=True)
-        await settled(store, [paused.id])
+    with audit_log() as audit:
+        async with delivering(store, lambda: current, observer=observer):
+            (dead,) = await settled(observer, store, [ghost.id])
+            assert dead.status == "dead" and dead.last_error is not None and "unknown subscription" in dead.last_error
+            await observer.until(lambda o: o.dead != [])  # told just after the write, which the read may precede
+            assert observer.dead == ["unknown_subscription"]
+            await audit.until(lambda a: len(a.retries(paused.id)) >= 1)  # held, and its retry written
+            assert "disabled" in observer.failed
+            held = await trio.to_thread.run_sync(store.delivery, paused.id)
+            assert held is not None and held.status == "pending" and held.last_error == "subscription disabled"
+            assert receiver.received == []
+            current[0] = replace(current[0], enabled=True)
+            await settled(observer, store, [paused.id])
     assert receiver.ids() == [paused.id]
 
 
@@ -219,8 +223,8 @@ async def test_mutual_tls_end_to_end(store: Database, receivers: MakeReceiver, p
     queue(store, [ok, refused])
     observer = Recorder()
     async with delivering(store, [good, bare], observer=observer):
-        await settled(store, [ok.id])
-        await wait_for(lambda: len(observer.failed) >= 2)
+        await settled(observer, store, [ok.id])
+        await observer.until(lambda o: len(o.failed) >= 2)  # the second attempt: the first's retry is written
         held = await trio.to_thread.run_sync(store.delivery, refused.id)
     assert held is not None and held.status == "pending" and held.attempts >= 2 and held.last_error
     assert set(observer.failed) == {"network"}
@@ -238,13 +242,13 @@ async def test_a_restart_loses_nothing(tmp_path: Path, receivers: MakeReceiver) 
     queue(first, records)
     fast = settings(lease=2.5)
     async with delivering(first, [subscription(receiver.url)], settings=fast):
-        await wait_for(lambda: len(receiver.received) == 1)
+        await receiver.until(lambda r: len(r.received) == 1, within=8.0)
     first.close()  # the "process" is gone; its lease on records[0] runs out 2.5 s after the claim
     second = Database(url)
     try:
         started = trio.current_time()
-        async with delivering(second, [subscription(receiver.url)], settings=fast):
-            done = await settled(second, [r.id for r in records])
+        async with delivering(second, [subscription(receiver.url)], settings=fast) as running:
+            done = await settled(running.observer, second, [r.id for r in records])
         assert trio.current_time() - started > 1.5  # it waited for the lease
     finally:
         second.close()
@@ -252,17 +256,51 @@ async def test_a_restart_loses_nothing(tmp_path: Path, receivers: MakeReceiver) 
     assert receiver.ids(answered=None) == [records[0].id, records[0].id, records[1].id, records[2].id]
 
 
+class Returns:
+    """The real outbox, telling the test each time the deliverer's call of ``method`` (in a worker
+    thread) has returned: a state of the deliverer that no observer call announces."""
+
+    def __init__(self, store: Database, method: str) -> None:
+        self.store, self.method = store, method
+        self.returned = 0
+        self._news = trio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.store, name)
+        if name != self.method:
+            return real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            trio.from_thread.run_sync(self._heard)
+            return result
+
+        return call
+
+    def _heard(self) -> None:
+        self.returned += 1
+        self._news.set()
+        self._news = trio.Event()
+
+    async def until(self, count: int, *, within: float = 8.0) -> None:
+        """Until the call has returned ``count`` times."""
+        with trio.fail_after(within):
+            while self.returned < count:
+                await self._news.wait()
+
+
 async def test_woken_and_due_not_ticked(store: Database, receivers: MakeReceiver) -> None:
     """With a long tick, queued work starts on wake() and a retry on its due time."""
     receiver = await receivers()
     receiver.answer(Reply(500))
-    async with delivering(store, [subscription(receiver.url)], tick=30.0) as deliverer:
-        await trio.sleep(0.2)
+    watched = Returns(store, "next_due")
+    async with delivering(watched, [subscription(receiver.url)], tick=30.0) as running:  # type: ignore[arg-type]
+        await watched.until(1)  # its first round found nothing: it waits for the tick, a wake or a due time
         records = conversation("sub-1", "c1", 2)
         await trio.to_thread.run_sync(queue, store, records)
         started = trio.current_time()
-        deliverer.wake()
-        await settled(store, [r.id for r in records])
+        running.deliverer.wake()
+        await settled(running.observer, store, [r.id for r in records])
         assert trio.current_time() - started < 1.5
 
 
@@ -271,8 +309,9 @@ async def test_cancelled_it_leaves_nothing_open(store: Database, receivers: Make
     receiver.default = Reply(delay=5.0)
     queue(store, conversation("sub-1", "c1", 1) + conversation("sub-1", "c2", 1))
     started = trio.current_time()
-    async with delivering(store, [subscription(receiver.url)]) as deliverer:
-        await wait_for(lambda: len(receiver.received) == 2)
+    async with delivering(store, [subscription(receiver.url)]) as running:
+        await receiver.until(lambda r: len(r.received) == 2, within=8.0)
+        deliverer = running.deliverer
         assert deliverer.in_flight == 2 and deliverer.client.pools == 1
     assert trio.current_time() - started < 2.0  # cancelled at once, not after the sends
     assert deliverer.client.pools == 0
@@ -288,8 +327,10 @@ async def test_a_busy_target_hands_deliveries_back_before_their_lease_ends(
     records = [delivery("sub-1", f"c{i}", 0) for i in range(3)]
     queue(store, records)
     # attempt budget 2 s, margin a tenth of the lease: what is left of the lease is the wait allowed
-    async with delivering(store, [subscription(receiver.url)], settings=settings(concurrency=1, lease=lease)):
-        done = await settled(store, [r.id for r in records], within=9.0)
+    async with delivering(
+        store, [subscription(receiver.url)], settings=settings(concurrency=1, lease=lease)
+    ) as running:
+        done = await settled(running.observer, store, [r.id for r in records], within=9.0)
     assert [r.status for r in done] == ["delivered"] * 3
     assert sorted(receiver.ids(answered=None)) == sorted(r.id for r in records)  # none sent twice
     deferred = [vars(r)["why"] for r in caplog.records if r.getMessage() == "webhook deferred: target busy"]
@@ -305,10 +346,10 @@ async def test_a_receiver_down_for_a_minute(store: Database, receivers: MakeRece
     records = [r for c in range(5) for r in conversation("sub-1", f"c{c}", 6)]
     queue(store, records)
     realistic = settings(timeout=2.0, retry_base=1.0, retry_max=10.0, lease=30.0)
-    async with delivering(store, [subscription(receiver.url)], settings=realistic):
-        await trio.sleep(60.0)
+    async with delivering(store, [subscription(receiver.url)], settings=realistic) as running:
+        await trio.sleep(60.0)  # the outage's length is what this test is about: not a wait for anything
         await receiver.up()
-        done = await settled(store, [r.id for r in records], within=30.0)
+        done = await settled(running.observer, store, [r.id for r in records], within=30.0)
     assert {r.status for r in done} == {"delivered"}
     in_order(receiver, records)
 
@@ -340,8 +381,8 @@ async def test_an_outcome_not_recorded_is_sent_again_after_the_lease(
     records = conversation("sub-1", "c1", 2)
     queue(store, records)
     flaky = Flaky(store, "delivered", 1)
-    async with delivering(flaky, [subscription(receiver.url)], settings=settings(lease=2.5)):  # type: ignore[arg-type]
-        done = await settled(store, [r.id for r in records])
+    async with delivering(flaky, [subscription(receiver.url)], settings=settings(lease=2.5)) as running:  # type: ignore[arg-type]
+        done = await settled(running.observer, store, [r.id for r in records])
     assert [r.status for r in done] == ["delivered", "delivered"]
     assert receiver.ids() == [records[0].id, records[0].id, records[1].id]  # at least once, same id, in order
     assert any(r.getMessage().startswith("webhook outcome not recorded") for r in caplog.records)
@@ -355,8 +396,8 @@ async def test_the_outbox_away_for_a_while(
     records = conversation("sub-1", "c1", 2)
     queue(store, records)
     flaky = Flaky(store, "claim_deliveries", 5)
-    async with delivering(flaky, [subscription(receiver.url)], tick=0.1):  # type: ignore[arg-type]
-        await settled(store, [r.id for r in records])
+    async with delivering(flaky, [subscription(receiver.url)], tick=0.1) as running:  # type: ignore[arg-type]
+        await settled(running.observer, store, [r.id for r in records])
     assert receiver.ids() == [r.id for r in records]
     messages = [r.getMessage() for r in caplog.records]
     assert messages.count("webhook outbox cannot be read; retrying") == 1  # once per outage
