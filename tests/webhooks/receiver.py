@@ -117,6 +117,8 @@ class Receiver:
         self.handshake_failures = 0
         self.port = 0
         self._scope: trio.CancelScope | None = None
+        self._closed = trio.Event()
+        """Set once the port and every connection of the last :meth:`up` are closed."""
         self._nursery: trio.Nursery | None = None
         self._news = trio.Event()
 
@@ -155,23 +157,27 @@ class Receiver:
         assert self._nursery is not None and self._scope is None
         listeners = await trio.open_tcp_listeners(self.port, host="127.0.0.1")
         self.port = listeners[0].socket.getsockname()[1]
-        self._scope = trio.CancelScope()
-        self._nursery.start_soon(self._serve, listeners, self._scope)
+        self._scope, self._closed = trio.CancelScope(), trio.Event()
+        self._nursery.start_soon(self._serve, listeners, self._scope, self._closed)
 
     async def down(self) -> None:
-        """Close the port and every open connection: new connections are refused."""
+        """Close the port and every open connection (returning once they are closed): new
+        connections are refused, and a client's kept-alive connection is seen closed."""
         assert self._scope is not None
         self._scope.cancel()
         self._scope = None
-        await trio.lowlevel.checkpoint()
+        await self._closed.wait()
 
-    async def _serve(self, listeners: list[trio.SocketListener], scope: trio.CancelScope) -> None:
-        with scope:
-            try:
-                await trio.serve_listeners(self._connection, listeners)
-            finally:
-                for listener in listeners:
-                    await trio.aclose_forcefully(listener)
+    async def _serve(self, listeners: list[trio.SocketListener], scope: trio.CancelScope, closed: trio.Event) -> None:
+        try:
+            with scope:
+                try:
+                    await trio.serve_listeners(self._connection, listeners)  # its connections' tasks too
+                finally:
+                    for listener in listeners:
+                        await trio.aclose_forcefully(listener)
+        finally:
+            closed.set()
 
     # ------------------------------------------------------------- HTTP
 
