@@ -120,6 +120,8 @@ class Deliverer:
         self._held: dict[str, int] = {}
         """Deliveries in hand per target (waiting for a place or being sent)."""
         self._in_flight: set[str] = set()
+        self._released: dict[str, trio.Event] = {}
+        """Set when the task holding a delivery lets it go (a claim may return it again before that)."""
         self._woken = trio.Event()
         self._backlog_at = -float("inf")
         self._failing = False
@@ -170,17 +172,33 @@ class Deliverer:
         self._recovered()
         for delivery in claimed:
             if delivery.id in self._in_flight:
-                continue  # its lease ran out while it was still ours: the task sending it settles it
-            self._in_flight.add(delivery.id)
-            subscription = known.get(delivery.subscription_id)
-            target = target_of(subscription.url) if subscription is not None and subscription.enabled else None
-            if target is not None and self._held.get(target, 0) >= 2 * self.settings.concurrency:
-                nursery.start_soon(self._hand_back, delivery, subscription, "held")
+                # Claimed again before the task holding it let go (its retry was written, then this
+                # claim came first): send this claim once that task is done, or it would sit leased.
+                nursery.start_soon(self._after_release, delivery, known, lease_ends)
                 continue
-            if target is not None:
-                self._held[target] = self._held.get(target, 0) + 1
-            nursery.start_soon(self._deliver, delivery, subscription, target, lease_ends)
+            self._start(nursery, delivery, known, lease_ends)
         return bool(claimed)
+
+    async def _after_release(self, delivery: Delivery, known: dict[str, Subscription], lease_ends: float) -> None:
+        released = self._released.get(delivery.id)
+        if released is not None:
+            await released.wait()
+        async with trio.open_nursery() as nursery:
+            self._start(nursery, delivery, known, lease_ends)
+
+    def _start(
+        self, nursery: trio.Nursery, delivery: Delivery, known: dict[str, Subscription], lease_ends: float
+    ) -> None:
+        self._in_flight.add(delivery.id)
+        self._released[delivery.id] = trio.Event()
+        subscription = known.get(delivery.subscription_id)
+        target = target_of(subscription.url) if subscription is not None and subscription.enabled else None
+        if target is not None and self._held.get(target, 0) >= 2 * self.settings.concurrency:
+            nursery.start_soon(self._hand_back, delivery, subscription, "held")
+            return
+        if target is not None:
+            self._held[target] = self._held.get(target, 0) + 1
+        nursery.start_soon(self._deliver, delivery, subscription, target, lease_ends)
 
     async def _pause(self, claimed: bool) -> None:
         """Until woken, the next due time, or the tick (whichever is first)."""
@@ -250,10 +268,16 @@ class Deliverer:
                 extra={**_fields(delivery, subscription), "error": type(exc).__name__, "detail": str(exc)[:200]},
             )
         finally:
-            self._in_flight.discard(delivery.id)
+            self._let_go(delivery.id)
             if target is not None:
                 self._held[target] -= 1
             self.wake()  # the next of its queue may be due now
+
+    def _let_go(self, delivery_id: str) -> None:
+        self._in_flight.discard(delivery_id)
+        released = self._released.pop(delivery_id, None)
+        if released is not None:
+            released.set()
 
     async def _hand_back(self, delivery: Delivery, subscription: Subscription | None, why: str) -> None:
         """Not sent: its target is saturated (``held``: it has twice its concurrency in hand already;
@@ -270,7 +294,7 @@ class Deliverer:
                 extra={**_fields(delivery, subscription), "error": type(exc).__name__, "detail": str(exc)[:200]},
             )
         finally:
-            self._in_flight.discard(delivery.id)
+            self._let_go(delivery.id)
 
     async def _settle(self, delivery: Delivery, subscription: Subscription, outcome: Outcome) -> None:
         now = self.now()

@@ -7,10 +7,12 @@ import json
 import signal
 from pathlib import Path
 
+import httpx2
 import numpy as np
 import trio
 
 from connector.testing.server import TEST_SECRET
+from connector.testing.stored import API_TOKEN
 from tests.rawclient import connect, silence, tone
 from tests.served_process import serving
 
@@ -29,6 +31,17 @@ SCRIPTED = {
 }
 
 
+async def committed(api_port: int, conversation_id: str, count: int) -> None:
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", headers=headers, timeout=10) as api:
+        with trio.fail_after(15):
+            while True:
+                answer = await api.get(f"/v1/conversations/{conversation_id}")
+                if answer.status_code == 200 and len(answer.json()["utterances"]) >= count:
+                    return
+                await trio.sleep(0.05)  # another process's store: asked again, not awaited
+
+
 def speech() -> np.ndarray:
     return np.concatenate([tone(0.6), silence(0.5)])
 
@@ -42,7 +55,7 @@ async def test_deliveries_pending_at_sigkill_are_delivered_after_a_restart(
     env = {**SCRIPTED, "CONNECTOR_STORE_URL": f"sqlite:///{tmp_path}/store.db", "CONNECTOR_WEBHOOKS": json.dumps(hooks)}
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
-    async with serving(tmp_path / "first", env) as first, connect(first.port, secret=TEST_SECRET) as client:
+    async with serving(tmp_path / "first", env, api=True) as first, connect(first.port, secret=TEST_SECRET) as client:
         await client.open()
         await client.audio(speech(), speech())
         await client.audio(speech(), speech())
@@ -52,6 +65,9 @@ async def test_deliveries_pending_at_sigkill_are_delivered_after_a_restart(
         # Genesys has the four finals; the receiver keeps refusing the conversation's first event,
         # which holds the finals behind it (one conversation's deliveries go in order).
         await receiver.until(lambda r: len(r.received) >= 2)
+        # Genesys gets a final before the store commits it (and its deliveries); what the promise
+        # covers is what was committed: kill once the four are (the other process is asked again).
+        await committed(first.api_port, client.conversation_id, 4)
         first.process.send_signal(signal.SIGKILL)
         with trio.fail_after(10):
             await first.process.wait()
