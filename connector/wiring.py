@@ -204,6 +204,5 @@ def store_parts(env: Mapping[str, str], observer: Observer, redaction: Mode = "s
     deliverer = Deliverer(
         store.database, store.subscriptions, webhooks, store.limiter, observer=observer, replica=store_settings.replica
     )
-    store.writer.on_deliveries = deliverer.wake
-    store.hub.on_deliveries = deliverer.wake
+    store.wake_on_deliveries(deliverer.wake)
     return StoreParts(store, deliverer, webhooks)

@@ -180,12 +180,10 @@ class _Session:
                             continue
                         log.warning("stored control not read in time; going on without it")
                         self._release()
-                    elif isinstance(message, str):
-                        if self.open_at is None:
-                            self.open_at = now
-                        self.apply(self.machine.receive_text(message))
                     else:
-                        self.apply(self.machine.receive_binary(message))
+                        if self.open_at is None and isinstance(message, str):
+                            self.open_at = now
+                        self._receive(message)
             log.warning("client silent for too long; ending the session", extra={"idle_timeout": idle})
             self.report.outcome = Outcome.VANISHED
             self.nursery.cancel_scope.cancel()
@@ -277,9 +275,14 @@ class _Session:
         """Hand the held messages to the machine, in order, as if they had just arrived."""
         held, self._held = self._held, None
         for message in held or ():
-            self.apply(
-                self.machine.receive_text(message) if isinstance(message, str) else self.machine.receive_binary(message)
-            )
+            self._receive(message)
+
+    def _receive(self, message: str | bytes) -> None:
+        """One client message into the machine, and its effects carried out."""
+        if isinstance(message, str):
+            self.apply(self.machine.receive_text(message))
+        else:
+            self.apply(self.machine.receive_binary(message))
 
     def _control(self, record: ControlRecord) -> None:
         """A start or stop from the control API (the hub calls this on the event loop)."""

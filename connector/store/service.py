@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import trio
@@ -107,6 +107,12 @@ class StoreService:
     def compiled_phrase_rules(self) -> tuple[CompiledRule, ...]:
         """The phrase rules now, compiled once per change (a session replaces its own when this changes)."""
         return self._compiled
+
+    def wake_on_deliveries(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (the deliverer's) whenever webhook deliveries were queued: by this
+        replica's writer once they are committed, or by another replica (NOTIFY)."""
+        self.writer.on_deliveries = wake
+        self.hub.on_deliveries = wake
 
     def subscriptions(self) -> tuple[Subscription, ...]:
         """Webhook subscriptions now: the configuration's, then the API's (reloaded on change)."""

@@ -76,8 +76,7 @@ async def start_stored_server(
     )
     deliverer = Deliverer(store.database, store.subscriptions, settings, store.limiter, observer=observer,
                           replica=replica, tick=0.2)  # fmt: skip
-    store.writer.on_deliveries = deliverer.wake
-    store.hub.on_deliveries = deliverer.wake
+    store.wake_on_deliveries(deliverer.wake)
     engine = engine or ScriptedEngine()
     api = ApiService(
         ApiSettings(host="127.0.0.1", port=0, tokens=(ApiToken(API_TOKEN, frozenset(Scope)),)),
